@@ -1,0 +1,537 @@
+package conntrack
+
+import (
+	"time"
+
+	"github.com/ctswitch/ctswitch/packet"
+)
+
+// What Classify found in a packet.
+const (
+	kindInvalid = iota
+	kindUntracked
+	kindFragment
+	kindTCP
+	kindUDP
+	kindICMPQuery
+	kindICMPError
+	kindOther
+)
+
+// Packet is the per-packet context a worker fills and reuses: the frame,
+// its parsed headers and what Classify derived from them. Zero allocation:
+// keep one per worker (or per batch slot) and overwrite it.
+type Packet struct {
+	Frame []byte
+	Meta  packet.Meta
+	Zone  uint16
+
+	key  Key // the packet's own tuple (for an ICMP error: the related connection's, in the error's direction)
+	ckey Key // canonical key
+	rev  bool
+	hash uint64
+	kind uint8
+	why  Why // set when kind is kindInvalid
+
+	icmpType uint8
+	icmpCode uint8
+	quoted   packet.Meta // ICMP errors: the quoted packet, offsets relative to the ICMP body
+}
+
+// Tuple returns the tuple Classify derived (zero before Classify).
+func (p *Packet) Tuple() Key { return p.key }
+
+// Hash returns the symmetric flow hash Classify derived.
+func (p *Packet) Hash() uint64 { return p.hash }
+
+// IsFragment reports whether Classify found an IP fragment: it must go
+// through Shard.Defrag before Track.
+func (p *Packet) IsFragment() bool { return p.kind == kindFragment }
+
+// Result is the tracker's verdict on one packet.
+type Result struct {
+	Verdict Verdict
+	// Why explains invalid and ignored verdicts (and pending fragments).
+	Why Why
+	// State is the connection's state after the packet.
+	State State
+	// Tuple is the packet's tuple; for an ICMP error, the related
+	// connection's tuple as seen in the error's direction.
+	Tuple Key
+	// Reply is true for packets in the connection's reply direction.
+	Reply bool
+	// Fragments > 0: this packet completed a datagram of that many
+	// fragments, and the verdict is the datagram's.
+	Fragments int
+	// Shard is the owner that tracked the packet.
+	Shard int
+	ref   uint32
+}
+
+// Classify derives the packet's flow key and owner from p.Frame and p.Meta
+// (filled by packet.Parse) and returns the owning shard. It reads only
+// immutable configuration, so any worker may call it. Every packet gets an
+// owner, even invalid ones, so that their verdicts are counted in one place.
+func (t *Table) Classify(p *Packet) int {
+	p.classify()
+	return ownerOf(p.hash, len(t.shards))
+}
+
+func (p *Packet) classify() {
+	m := &p.Meta
+	p.why = Why{}
+	p.key = Key{Zone: p.Zone}
+	switch m.IPVersion {
+	case 4:
+		ip := packet.IPv4(p.Frame[m.L3Off:])
+		p.key.Family = 4
+		src, dst := ip.Src(), ip.Dst()
+		copy(p.key.Src[:4], src[:])
+		copy(p.key.Dst[:4], dst[:])
+	case 6:
+		ip := packet.IPv6(p.Frame[m.L3Off:])
+		p.key.Family = 6
+		p.key.Src, p.key.Dst = ip.Src(), ip.Dst()
+	default:
+		p.kind = kindUntracked
+		p.setHash()
+		return
+	}
+	p.key.Proto = m.L4Proto
+	if m.Fragment {
+		// Until reassembled, a fragment's flow is its datagram.
+		p.kind = kindFragment
+		p.key.SrcPort = uint16(m.FragID >> 16)
+		p.key.DstPort = uint16(m.FragID)
+		p.setHash()
+		return
+	}
+	l4 := p.Frame[m.L4Off:m.End]
+	switch m.L4Proto {
+	case protoTCP:
+		p.kind = kindTCP
+		tcp := packet.TCP(l4)
+		p.key.SrcPort, p.key.DstPort = tcp.SrcPort(), tcp.DstPort()
+	case protoUDP:
+		p.kind = kindUDP
+		udp := packet.UDP(l4)
+		p.key.SrcPort, p.key.DstPort = udp.SrcPort(), udp.DstPort()
+	case protoICMP, protoICMPv6:
+		p.classifyICMP(l4)
+	case 33, 132, 136: // DCCP, SCTP, UDP-Lite: ports in the first 4 bytes
+		p.kind = kindOther
+		if len(l4) >= 4 {
+			p.key.SrcPort = uint16(l4[0])<<8 | uint16(l4[1])
+			p.key.DstPort = uint16(l4[2])<<8 | uint16(l4[3])
+		}
+	default:
+		p.kind = kindOther
+	}
+	p.setHash()
+}
+
+func (p *Packet) setHash() {
+	p.ckey, p.rev = p.key.canonical()
+	p.hash = p.ckey.hash()
+}
+
+// ICMP query classes: the request type names the class; replies map to it.
+func icmpQueryClass(v6 bool, typ uint8) (class uint8, request, ok bool) {
+	if v6 {
+		switch typ {
+		case packet.ICMPv6EchoRequest, 139: // echo, node information query
+			return typ, true, true
+		case packet.ICMPv6EchoReply, 140:
+			return typ - 1, false, true
+		}
+		return 0, false, false
+	}
+	switch typ {
+	case packet.ICMPv4EchoRequest:
+		return typ, true, true
+	case packet.ICMPv4EchoReply:
+		return packet.ICMPv4EchoRequest, false, true
+	case packet.ICMPv4Timestamp, packet.ICMPv4InfoRequest, 17: // 17: address mask request
+		return typ, true, true
+	case packet.ICMPv4TimestampReply, packet.ICMPv4InfoReply, 18:
+		return typ - 1, false, true
+	}
+	return 0, false, false
+}
+
+// icmpQueryKey fills the key fields of an ICMP query: the identifier, the
+// class, and which endpoint asked. The requester bit depends only on the
+// address order, so both directions still share one canonical key, while a
+// query from each side with the same identifier stays two connections (as
+// Linux, whose tuples carry the type).
+func icmpQueryKey(k *Key, id uint16, class uint8, request bool) {
+	k.SrcPort = id
+	k.DstPort = uint16(class)
+	srcIsLower := compareBytes16(&k.Src, &k.Dst) <= 0
+	if srcIsLower != request {
+		k.DstPort |= 0x100 // the requester is the higher address
+	}
+}
+
+func (p *Packet) classifyICMP(l4 []byte) {
+	v6 := p.key.Proto == protoICMPv6
+	typ, code := l4[0], l4[1]
+	p.icmpType, p.icmpCode = typ, code
+	if v6 {
+		switch typ {
+		case 130, 131, 132, 133, 134, 135, 136, 137, 143:
+			// Neighbour discovery, MLD, router discovery, redirects: link
+			// housekeeping that stateful rules must never block.
+			p.kind = kindUntracked
+			return
+		}
+	}
+	isErr := packet.ICMPv4IsError(typ)
+	if v6 {
+		isErr = packet.ICMPv6IsError(typ)
+	}
+	if !isErr {
+		class, request, ok := icmpQueryClass(v6, typ)
+		if !ok || code != 0 {
+			p.kind = kindInvalid
+			p.why = Why{Reason: ReasonICMPBadType, A: uint32(typ), B: uint32(code)}
+			return
+		}
+		p.kind = kindICMPQuery
+		icmpQueryKey(&p.key, uint16(l4[4])<<8|uint16(l4[5]), class, request)
+		return
+	}
+	// An error: the related connection is the quoted packet's.
+	body := l4[8:]
+	if err := packet.ParseQuoted(body, &p.quoted); err != nil {
+		p.kind = kindInvalid
+		p.why = Why{Reason: ReasonICMPBadQuote, A: uint32(errCode(err))}
+		return
+	}
+	q := &p.quoted
+	if (q.IPVersion == 6) != v6 || q.Fragment && q.FragOffset != 0 {
+		p.kind = kindInvalid
+		p.why = Why{Reason: ReasonICMPBadQuote}
+		return
+	}
+	inner := Key{Zone: p.Zone, Proto: q.L4Proto, Family: q.IPVersion}
+	if v6 {
+		ip := packet.IPv6(body[q.L3Off:])
+		inner.Src, inner.Dst = ip.Src(), ip.Dst()
+	} else {
+		ip := packet.IPv4(body[q.L3Off:])
+		s, d := ip.Src(), ip.Dst()
+		copy(inner.Src[:4], s[:])
+		copy(inner.Dst[:4], d[:])
+	}
+	ql4 := body[q.L4Off:q.End]
+	switch q.L4Proto {
+	case protoTCP, protoUDP, 33, 132, 136:
+		inner.SrcPort = uint16(ql4[0])<<8 | uint16(ql4[1])
+		inner.DstPort = uint16(ql4[2])<<8 | uint16(ql4[3])
+	case protoICMP, protoICMPv6:
+		class, request, ok := icmpQueryClass(v6, ql4[0])
+		if !ok {
+			p.kind = kindInvalid
+			p.why = Why{Reason: ReasonICMPBadQuote}
+			return
+		}
+		icmpQueryKey(&inner, uint16(ql4[4])<<8|uint16(ql4[5]), class, request)
+	}
+	// The error travels against the quoted packet: track it under the
+	// quoted tuple reversed, which is the error's own direction.
+	p.kind = kindICMPError
+	p.key = inner.Reverse()
+}
+
+func errCode(err error) packet.ParseError {
+	if pe, ok := err.(packet.ParseError); ok {
+		return pe
+	}
+	return 0
+}
+
+func parseErrorName(code uint32) string {
+	if code == 0 {
+		return "quoted packet unusable"
+	}
+	return packet.ParseError(code).Error()
+}
+
+// Track runs one classified, non-fragment packet through the owner's table.
+// Owner only.
+func (s *Shard) Track(p *Packet, now int64) Result {
+	now = s.clock(now)
+	res := s.track(p, now)
+	res.Shard = s.id
+	s.stats.Packets++
+	s.stats.Verdicts[res.Verdict]++
+	if res.Why.Reason != ReasonNone {
+		s.stats.Reasons[res.Why.Reason]++
+	}
+	return res
+}
+
+func (s *Shard) track(p *Packet, now int64) Result {
+	res := Result{Tuple: p.key}
+	switch p.kind {
+	case kindUntracked:
+		res.Verdict = VerdictUntracked
+		return res
+	case kindInvalid:
+		res.Verdict, res.Why = VerdictInvalid, p.why
+		return res
+	case kindFragment:
+		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonNotFirstFrag}
+		return res
+	}
+	z := s.zone(p.Zone)
+	if z.cfg.Checksum && !packet.VerifyL4Checksum(p.Frame, &p.Meta) {
+		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonBadChecksum, A: uint32(p.key.Proto)}
+		return res
+	}
+	if p.kind == kindICMPError {
+		return s.trackICMPError(p, now, res)
+	}
+
+	i := s.lookup(&p.ckey, p.hash, now)
+	if i == 0 {
+		return s.trackNew(p, z, now, res)
+	}
+	c := s.at(i)
+	dir := uint8(0)
+	if p.rev != (c.status&stOrigReversed != 0) {
+		dir = 1
+	}
+	res.Reply = dir == 1
+	res.ref = i
+
+	switch p.kind {
+	case kindTCP:
+		var seg tcpSeg
+		p.tcpSegment(&seg)
+		if !tcpFlagsValid(seg.flags) {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPFlags, A: uint32(seg.flags)}
+			res.State = c.state
+			return res
+		}
+		act, why := s.tcpPacket(c, dir, &seg, z, now)
+		switch act {
+		case tcpReopen:
+			s.stats.Reasons[ReasonTCPReopen]++
+			s.remove(i)
+			return s.trackNew(p, z, now, Result{Tuple: p.key})
+		case tcpInvalid:
+			res.Verdict, res.Why, res.State = VerdictInvalid, why, c.state
+			return res
+		case tcpIgnore:
+			res.Verdict, res.Why = VerdictIgnored, why
+		case tcpKill:
+			res.Verdict = s.acceptedVerdict(c, dir)
+			res.State = c.state
+			res.ref = 0
+			s.remove(i)
+			return res
+		default:
+			res.Verdict = s.acceptedVerdict(c, dir)
+		}
+		if dir == 1 {
+			c.status |= stSeenReply
+		}
+		res.State = c.state
+		return res
+	case kindICMPQuery:
+		request := p.icmpRequest()
+		if request == (dir == 1) {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPUnexpected, A: uint32(p.icmpType), B: uint32(p.icmpCode)}
+			res.State = s.simpleState(c)
+			return res
+		}
+	}
+	s.simplePacket(c, p.kind, z, now)
+	res.Verdict = s.acceptedVerdict(c, dir)
+	if dir == 1 {
+		c.status |= stSeenReply
+	}
+	res.State = s.simpleState(c)
+	return res
+}
+
+func (p *Packet) icmpRequest() bool {
+	_, request, _ := icmpQueryClass(p.key.Proto == protoICMPv6, p.icmpType)
+	return request
+}
+
+// acceptedVerdict is Linux's ctinfo: NEW in the original direction until a
+// reply has been seen, ESTABLISHED otherwise.
+func (s *Shard) acceptedVerdict(c *conn, dir uint8) Verdict {
+	if dir == 0 && c.status&stSeenReply == 0 {
+		return VerdictNew
+	}
+	return VerdictEstablished
+}
+
+func (p *Packet) tcpSegment(seg *tcpSeg) {
+	m := &p.Meta
+	tcp := packet.TCP(p.Frame[m.L4Off:m.End])
+	seg.seq = tcp.Seq()
+	seg.ack = tcp.Ack()
+	seg.win = tcp.Window()
+	seg.flags = tcp.Flags()
+	seg.index = tcpIndex(seg.flags)
+	off := tcp.DataOffset()
+	seg.opts = p.Frame[m.L4Off+20 : m.L4Off+off]
+	seg.end = seg.seq + uint32(m.End-m.L4Off-off)
+	if seg.flags&packet.TCPFlagSYN != 0 {
+		seg.end++
+	}
+	if seg.flags&packet.TCPFlagFIN != 0 {
+		seg.end++
+	}
+}
+
+// trackNew creates an entry for a packet that matched none, if its protocol
+// allows it to open a connection and the table has room.
+func (s *Shard) trackNew(p *Packet, z *zone, now int64, res Result) Result {
+	var seg tcpSeg
+	switch p.kind {
+	case kindTCP:
+		p.tcpSegment(&seg)
+		if !tcpFlagsValid(seg.flags) {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPFlags, A: uint32(seg.flags)}
+			return res
+		}
+		if idx := seg.index; tcpTransitions[0][idx][sNO] == sIV {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPInvalidNew, A: uint32(seg.flags)}
+			return res
+		}
+		if seg.index != idxSYN && !z.cfg.Loose {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPNoPickup, A: uint32(seg.flags)}
+			return res
+		}
+	case kindICMPQuery:
+		if !p.icmpRequest() {
+			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPBadType, A: uint32(p.icmpType), B: uint32(p.icmpCode)}
+			return res
+		}
+	}
+	if why := s.admit(z, p.Zone); !why.IsZero() {
+		res.Verdict, res.Why = VerdictInvalid, why
+		return res
+	}
+	i := s.alloc()
+	c := s.at(i)
+	*c = conn{key: p.ckey, born: s.bornMS(now)}
+	if p.rev {
+		c.status = stOrigReversed
+	}
+	res.Verdict = VerdictNew
+	if p.kind == kindTCP {
+		if why := tcpNew(c, &seg, z); !why.IsZero() {
+			s.release(i)
+			res.Verdict, res.Why = VerdictInvalid, why
+			return res
+		}
+		act, why := s.tcpPacket(c, 0, &seg, z, now)
+		switch act {
+		case tcpAccept:
+		case tcpIgnore:
+			res.Verdict, res.Why = VerdictIgnored, why
+		default: // invalid, or a kill/reopen a first packet cannot earn
+			s.release(i)
+			res.Verdict, res.Why, res.State = VerdictInvalid, why, StateNone
+			return res
+		}
+		if c.deadline == 0 {
+			c.deadline = now + int64(z.cfg.Timeouts.TCPSynSent)
+		}
+	} else {
+		s.simplePacket(c, p.kind, z, now)
+	}
+	s.insert(i, p.hash)
+	res.ref = i
+	if p.kind == kindTCP {
+		res.State = c.state
+	} else {
+		res.State = s.simpleState(c)
+	}
+	return res
+}
+
+// release returns an allocated but never inserted entry.
+func (s *Shard) release(i uint32) {
+	*s.at(i) = conn{next: s.free}
+	s.free = i
+}
+
+func (s *Shard) bornMS(now int64) uint32 { return uint32((now - s.epoch) / int64(time.Millisecond)) }
+
+// simplePacket refreshes a UDP, ICMP or generic entry (Linux udp_packet,
+// icmp_packet, generic_packet).
+func (s *Shard) simplePacket(c *conn, kind uint8, z *zone, now int64) {
+	to := &z.cfg.Timeouts
+	var timeout time.Duration
+	switch kind {
+	case kindUDP:
+		timeout = to.UDPUnreplied
+		if c.status&stSeenReply != 0 {
+			// Still active two seconds after creation with traffic both
+			// ways: a stream. Give it the long timeout and protect it
+			// from early drop.
+			if s.bornMS(now)-c.born > 2000 {
+				timeout = to.UDPStream
+				c.status |= stAssured
+			}
+		}
+	case kindICMPQuery:
+		timeout = to.ICMP
+	default:
+		timeout = to.Generic
+	}
+	c.deadline = now + int64(timeout)
+}
+
+func (s *Shard) simpleState(c *conn) State {
+	switch {
+	case c.status&stAssured != 0:
+		return Assured
+	case c.status&stSeenReply != 0:
+		return Replied
+	}
+	return Unreplied
+}
+
+// trackICMPError relates an ICMP error to the connection of the packet it
+// quotes (Linux nf_conntrack_inet_error): the connection must exist and the
+// error must be addressed to the quoted packet's sender.
+func (s *Shard) trackICMPError(p *Packet, now int64, res Result) Result {
+	i := s.lookup(&p.ckey, p.hash, now)
+	if i == 0 {
+		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPNoConn}
+		return res
+	}
+	// p.key is the quoted tuple reversed, so its destination is the quoted
+	// packet's source. Compare with the error's outer destination.
+	var outerDst [16]byte
+	m := &p.Meta
+	if m.IPVersion == 4 {
+		d := packet.IPv4(p.Frame[m.L3Off:]).Dst()
+		copy(outerDst[:4], d[:])
+	} else {
+		outerDst = packet.IPv6(p.Frame[m.L3Off:]).Dst()
+	}
+	c := s.at(i)
+	if outerDst != p.key.Dst {
+		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPAddrMismatch}
+		return res
+	}
+	res.Reply = p.rev != (c.status&stOrigReversed != 0)
+	res.Verdict = VerdictRelated
+	res.ref = i
+	if c.key.Proto == protoTCP {
+		res.State = c.state
+	} else {
+		res.State = s.simpleState(c)
+	}
+	return res
+}
