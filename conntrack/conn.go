@@ -51,20 +51,22 @@ const (
 	stInUse
 )
 
-// conn is one table entry. Kept small: memory per connection is a target
-// (<= 160 bytes including the index). Labels live in a side map because
-// few connections carry them.
+// conn is one table entry: exactly 128 bytes, two cache lines. The first
+// holds what a lookup reads (key, deadline, chain link), the second what
+// the TCP tracker updates. Memory per connection is a target (<= 160 bytes
+// with the index), so times are 32-bit ticks (see tick) and labels live in
+// a side map because few connections carry them.
 type conn struct {
 	key      Key    // canonical key
-	deadline int64  // expiry time, ns
+	deadline uint32 // expiry, in ticks
 	next     uint32 // hash chain, or free list
 	wprev    uint32 // expiry wheel links
 	wnext    uint32
 	mark     uint32
-	born     uint32 // creation time in ms since the shard's epoch (UDP stream age)
-	status   uint16
-	wslot    uint16 // wheel slot the entry is linked into
+	born     uint32 // creation, in ticks (UDP stream age, exported age)
+	status   uint8
 	state    State
+	wslot    uint16 // wheel slot the entry is linked into
 	tcp      tcpConn
 }
 
@@ -74,3 +76,14 @@ func (c *conn) origKey() Key {
 	}
 	return c.key
 }
+
+// Time inside a shard is kept in ticks of 2^24 ns (about 16.8 ms) since the
+// shard's epoch, in 32 bits. Deadlines are compared modulo 2^32, which is
+// exact while they lie within +-1.1 years of now; timeouts are capped at
+// 365 days and the expiry wheel visits every entry at least once per
+// revolution (about 73 minutes), so none drifts out of range.
+const tickShift = 24
+
+func durTicks(d int64) uint32 { return uint32((d + 1<<tickShift - 1) >> tickShift) }
+
+func ticksDur(t int32) int64 { return int64(t) << tickShift }

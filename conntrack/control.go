@@ -56,15 +56,15 @@ type Entry struct {
 // Liberal reports whether window checks are off for the connection.
 func (e *Entry) Liberal() bool { return e.TCP[0].Liberal || e.TCP[1].Liberal }
 
-func (s *Shard) entry(i uint32, now int64) Entry {
+func (s *Shard) entry(i uint32) Entry {
 	c := s.at(i)
 	e := Entry{
 		Orig:      c.origKey(),
 		SeenReply: c.status&stSeenReply != 0,
 		Assured:   c.status&stAssured != 0,
 		Mark:      c.mark,
-		Timeout:   time.Duration(max(c.deadline-now, 0)),
-		Age:       time.Duration(int64(s.bornMS(now)-c.born)) * time.Millisecond,
+		Timeout:   time.Duration(ticksDur(max(int32(c.deadline-s.nowTick), 0))),
+		Age:       time.Duration(ticksDur(int32(s.nowTick - c.born))),
 		Shard:     s.id,
 	}
 	if c.status&stHasLabels != 0 {
@@ -88,16 +88,16 @@ func (s *Shard) entry(i uint32, now int64) Entry {
 		e.Last = TCPLast{Index: t.lastIndex, Dir: t.lastDir, Seq: t.lastSeq, Ack: t.lastAck, End: t.lastEnd,
 			Win: t.lastWin, Scale: t.lastScale, Flags: t.lastFlags, Retrans: t.retrans}
 	} else {
-		e.State = s.simpleState(c)
+		e.State = simpleState(c)
 	}
 	return e
 }
 
 // restore writes e into a fresh entry (the inverse of entry).
-func (s *Shard) restore(e *Entry, now int64) (uint32, Why) {
+func (s *Shard) restore(e *Entry) (uint32, Why) {
 	ck, rev := e.Orig.canonical()
 	h := ck.hash()
-	if i := s.lookup(&ck, h, now); i != 0 {
+	if i := s.lookup(&ck, h); i != 0 {
 		s.remove(i) // the imported state wins over what we picked up meanwhile
 	}
 	z := s.zone(e.Orig.Zone)
@@ -106,8 +106,8 @@ func (s *Shard) restore(e *Entry, now int64) (uint32, Why) {
 	}
 	i := s.alloc()
 	c := s.at(i)
-	*c = conn{key: ck, mark: e.Mark, deadline: now + int64(e.Timeout)}
-	c.born = s.bornMS(now) - uint32(e.Age/time.Millisecond)
+	*c = conn{key: ck, mark: e.Mark, born: s.nowTick - durTicks(int64(e.Age))}
+	s.refresh(c, durTicks(int64(e.Timeout)))
 	if rev {
 		c.status |= stOrigReversed
 	}
@@ -187,7 +187,7 @@ func (f *Filter) match(s *Shard, i uint32) bool {
 	if f.State != nil {
 		st := c.state
 		if k.Proto != protoTCP {
-			st = s.simpleState(c)
+			st = simpleState(c)
 		}
 		if st != *f.State {
 			return false
@@ -197,10 +197,10 @@ func (f *Filter) match(s *Shard, i uint32) bool {
 }
 
 // each calls fn for every live entry of the shard.
-func (s *Shard) each(now int64, fn func(i uint32)) {
+func (s *Shard) each(fn func(i uint32)) {
 	for i := uint32(1); i < s.next; i++ {
 		c := s.at(i)
-		if c.status&stInUse != 0 && c.deadline > now {
+		if c.status&stInUse != 0 && !s.expired(c) {
 			fn(i)
 		}
 	}
@@ -219,7 +219,7 @@ func (s *Shard) Poll(now int64) {
 		}
 		break
 	}
-	s.expire(now, 4096)
+	s.expire(4096)
 	if len(s.defrag.pending) > 0 {
 		s.expireFrags(now)
 	}
@@ -301,12 +301,12 @@ func (t *Table) Lookup(k Key, now int64) (Entry, bool) {
 	ck, _ := k.canonical()
 	h := ck.hash()
 	s := t.shards[ownerOf(h, len(t.shards))]
-	now = s.clock(now)
-	i := s.lookup(&ck, h, now)
+	s.clock(now)
+	i := s.lookup(&ck, h)
 	if i == 0 {
 		return Entry{}, false
 	}
-	return s.entry(i, now), true
+	return s.entry(i), true
 }
 
 // Len returns the live entries of all shards (including expired ones not
@@ -330,10 +330,10 @@ func (t *Table) Poll(now int64) {
 func (t *Table) List(ctx context.Context, f Filter, now int64) ([]Entry, error) {
 	var out []Entry
 	err := t.execAll(ctx, func(s *Shard) {
-		n := s.clock(now)
-		s.each(n, func(i uint32) {
+		s.clock(now)
+		s.each(func(i uint32) {
 			if f.match(s, i) {
-				out = append(out, s.entry(i, n))
+				out = append(out, s.entry(i))
 			}
 		})
 	})
@@ -344,8 +344,8 @@ func (t *Table) List(ctx context.Context, f Filter, now int64) ([]Entry, error) 
 func (t *Table) Flush(ctx context.Context, f Filter, now int64) (int, error) {
 	n := 0
 	err := t.execAll(ctx, func(s *Shard) {
-		nw := s.clock(now)
-		s.each(nw, func(i uint32) {
+		s.clock(now)
+		s.each(func(i uint32) {
 			if f.match(s, i) {
 				s.remove(i)
 				n++

@@ -83,6 +83,14 @@ func (k Key) canonical() (Key, bool) {
 	return k, false
 }
 
+// keyEqual compares two keys as five machine words: cheaper than the
+// generic memory comparison on the lookup path.
+func keyEqual(a, b *Key) bool {
+	x := (*[5]uint64)(unsafe.Pointer(a))
+	y := (*[5]uint64)(unsafe.Pointer(b))
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]
+}
+
 func compareBytes16(a, b *[16]byte) int {
 	for i := 0; i < 16; i++ {
 		if a[i] != b[i] {

@@ -22,6 +22,32 @@ type Table struct {
 type zone struct {
 	id  uint16
 	cfg ZoneConfig
+	to  zoneTicks
+}
+
+// zoneTicks is a zone's timeout policy converted to ticks once, so the
+// per-packet path does no conversion.
+type zoneTicks struct {
+	tcp                         [numTCPStates]uint32
+	tcpRetrans, tcpUnack        uint32
+	udpUnreplied, udpStream     uint32
+	icmp, generic, udpStreamAge uint32
+}
+
+func newZone(id uint16, cfg ZoneConfig) *zone {
+	z := &zone{id: id, cfg: cfg}
+	t := &cfg.Timeouts
+	for st := State(0); st < numTCPStates; st++ {
+		z.to.tcp[st] = durTicks(int64(t.tcpState(st)))
+	}
+	z.to.tcpRetrans = durTicks(int64(t.TCPRetrans))
+	z.to.tcpUnack = durTicks(int64(t.TCPUnack))
+	z.to.udpUnreplied = durTicks(int64(t.UDPUnreplied))
+	z.to.udpStream = durTicks(int64(t.UDPStream))
+	z.to.icmp = durTicks(int64(t.ICMP))
+	z.to.generic = durTicks(int64(t.Generic))
+	z.to.udpStreamAge = durTicks(int64(2 * time.Second))
+	return z
 }
 
 // zoneSet is an immutable snapshot of the zone configuration, replaced as a
@@ -57,9 +83,9 @@ func New(cfg Config) (*Table, error) {
 }
 
 func (t *Table) publishZones(epoch uint64) {
-	zs := &zoneSet{def: &zone{cfg: t.cfg.Default}, byID: make(map[uint16]*zone, len(t.cfg.Zones)), epoch: epoch}
+	zs := &zoneSet{def: newZone(0, t.cfg.Default), byID: make(map[uint16]*zone, len(t.cfg.Zones)), epoch: epoch}
 	for id, zc := range t.cfg.Zones {
-		zs.byID[id] = &zone{id: id, cfg: zc}
+		zs.byID[id] = newZone(id, zc)
 	}
 	t.zones.Store(zs)
 }
@@ -126,7 +152,7 @@ const (
 	pageMask  = pageSize - 1
 )
 
-// The expiry wheel: one slot per second. An entry whose deadline moves later
+// The expiry wheel: one slot per 64 ticks (about 1.07 s). An entry whose deadline moves later
 // is not relinked per packet; when its slot comes round it is moved to the
 // slot of its current deadline. Deadlines beyond the wheel's span wait in
 // the last slot and are revisited once per revolution.
@@ -150,11 +176,12 @@ type Shard struct {
 	labels   map[uint32][2]uint64
 
 	wheel     [wheelSlots]uint32
-	wheelPos  int64 // seconds: every slot before wheelPos has been expired
+	wheelPos  int64 // in slots since the epoch: every slot before it has been expired
 	wpend     uint32
-	wpendSec  int64
-	epoch     int64 // ns: time origin of conn.born
+	epoch     int64 // ns: time origin of ticks
 	lastNow   int64
+	nowAbs    int64  // ticks since the epoch
+	nowTick   uint32 // uint32(nowAbs)
 	startedAt bool
 
 	zs       *zoneSet // cached zone lookup
@@ -164,6 +191,7 @@ type Shard struct {
 	defrag *defragger
 
 	stats ShardStats
+	sink  uint32 // keeps TrackBatch's warming loads alive
 
 	owned atomic.Bool
 	reqs  chan func(*Shard)
@@ -204,21 +232,30 @@ func newShard(t *Table, id, capacity int, dc DefragConfig) *Shard {
 
 func (s *Shard) at(i uint32) *conn { return &s.pages[i>>pageShift][i&pageMask] }
 
-// clock records now and initialises the wheel on first use. Time that
+const slotShift = 6 // ticks per wheel slot: 64
+
+// clock records now and initialises the epoch on first use. Time that
 // appears to run backwards (a replayed capture, a clock step) is clamped
 // so deadlines never move into the past en masse.
 func (s *Shard) clock(now int64) int64 {
 	if !s.startedAt {
 		s.startedAt = true
 		s.epoch = now
-		s.wheelPos = now / int64(time.Second)
 	}
 	if now < s.lastNow {
 		now = s.lastNow
 	}
 	s.lastNow = now
+	s.nowAbs = (now - s.epoch) >> tickShift
+	s.nowTick = uint32(s.nowAbs)
 	return now
 }
+
+// expired reports whether c's deadline has passed.
+func (s *Shard) expired(c *conn) bool { return int32(c.deadline-s.nowTick) <= 0 }
+
+// refresh sets c to expire timeout ticks from now.
+func (s *Shard) refresh(c *conn, timeout uint32) { c.deadline = s.nowTick + timeout }
 
 func (s *Shard) zone(id uint16) *zone {
 	zs := s.t.zones.Load()
@@ -230,11 +267,11 @@ func (s *Shard) zone(id uint16) *zone {
 
 // lookup finds the live entry with canonical key ck. An expired entry found
 // on the way is removed: lookups never return the dead.
-func (s *Shard) lookup(ck *Key, h uint64, now int64) uint32 {
+func (s *Shard) lookup(ck *Key, h uint64) uint32 {
 	for i := s.buckets[h&s.mask]; i != 0; {
 		c := s.at(i)
-		if c.key == *ck {
-			if c.deadline <= now {
+		if keyEqual(&c.key, ck) {
+			if s.expired(c) {
 				s.stats.Expired++
 				s.remove(i)
 				return 0
@@ -294,19 +331,22 @@ func (s *Shard) remove(i uint32) {
 	s.stats.Deleted++
 }
 
-func (s *Shard) slotSec(deadline int64) int64 {
-	sec := deadline / int64(time.Second)
-	if sec < s.wheelPos {
-		sec = s.wheelPos
+// slotOf returns the wheel slot (absolute, in slots since the epoch) for a
+// deadline, clamped to the wheel's span.
+func (s *Shard) slotOf(deadline uint32) int64 {
+	abs := s.nowAbs + int64(int32(deadline-s.nowTick))
+	slot := abs >> slotShift
+	if slot < s.wheelPos {
+		slot = s.wheelPos
 	}
-	if last := s.wheelPos + wheelSlots - 1; sec > last {
-		sec = last
+	if last := s.wheelPos + wheelSlots - 1; slot > last {
+		slot = last
 	}
-	return sec
+	return slot
 }
 
-func (s *Shard) wheelLink(i uint32, deadline int64) {
-	slot := uint16(s.slotSec(deadline) % wheelSlots)
+func (s *Shard) wheelLink(i uint32, deadline uint32) {
+	slot := uint16(s.slotOf(deadline) % wheelSlots)
 	s.pushList(&s.wheel[slot], i, slot)
 }
 
@@ -336,14 +376,14 @@ func (s *Shard) wheelUnlink(i uint32) {
 	c.wprev, c.wnext = 0, 0
 }
 
-// expire advances the wheel up to now, examining at most budget entries.
-// It returns the number of entries it removed.
-func (s *Shard) expire(now int64, budget int) int {
-	nowSec := now / int64(time.Second)
+// expire advances the wheel up to the shard's clock, examining at most
+// budget entries. It returns the number of entries it removed.
+func (s *Shard) expire(budget int) int {
+	nowSlot := s.nowAbs >> slotShift
 	removed := 0
 	for budget > 0 {
 		if s.wpend == 0 {
-			if s.wheelPos >= nowSec {
+			if s.wheelPos >= nowSlot {
 				break
 			}
 			// Detach the slot; its entries are checked one by one below.
@@ -359,7 +399,7 @@ func (s *Shard) expire(now int64, budget int) int {
 		i := s.wpend
 		c := s.at(i)
 		budget--
-		if c.deadline <= now {
+		if s.expired(c) {
 			s.stats.Expired++
 			s.remove(i)
 			removed++

@@ -195,7 +195,7 @@ func tcpCanEarlyDrop(s State) bool {
 // tcpPacket runs one segment through the state machine and the window
 // check (Linux nf_conntrack_tcp_packet). dir is 0 for original, 1 for reply.
 // On accept it sets the entry's state and deadline.
-func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (tcpAction, Why) {
+func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, why *Why) tcpAction {
 	t := &c.tcp
 	old := c.state
 	index := seg.index
@@ -210,7 +210,7 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 		// A SYN on a closed or aborted connection: reopen it.
 		if (t.seen[dir].flags|t.seen[1-dir].flags)&tcpFlagCloseInit != 0 ||
 			(t.lastDir == dir && t.lastIndex == idxRST) {
-			return tcpReopen, Why{}
+			return tcpReopen
 		}
 		fallthrough
 	case sIG:
@@ -258,14 +258,17 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 			// sequence must then pass.
 			t.lastAck = seg.ack
 		}
-		return tcpIgnore, Why{Reason: ReasonTCPIgnoredPkt, A: uint32(index), B: uint32(dir), C: uint32(old)}
+		*why = Why{Reason: ReasonTCPIgnoredPkt, A: uint32(index), B: uint32(dir), C: uint32(old)}
+		return tcpIgnore
 	case sIV:
-		return tcpInvalid, Why{Reason: ReasonTCPStateTable, A: uint32(index), B: uint32(dir), C: uint32(old)}
+		*why = Why{Reason: ReasonTCPStateTable, A: uint32(index), B: uint32(dir), C: uint32(old)}
+		return tcpInvalid
 	case sTW:
 		if old == sLA && index == idxACK && t.lastDir != dir && t.lastIndex == idxSYN &&
 			t.lastFlags&tcpLastChallengeACK != 0 {
 			t.lastFlags &^= tcpLastChallengeACK
-			return tcpIgnore, Why{Reason: ReasonTCPChallengeACK}
+			*why = Why{Reason: ReasonTCPChallengeACK}
+			return tcpIgnore
 		}
 	case sS2:
 		t.lastFlags |= tcpLastSimOpen
@@ -289,7 +292,8 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 				break
 			}
 			if before(seg.seq, peer.maxAck) && !z.cfg.IgnoreInvalidRST {
-				return tcpInvalid, Why{Reason: ReasonTCPInvalidRST, A: seg.seq, B: peer.maxAck}
+				*why = Why{Reason: ReasonTCPInvalidRST, A: seg.seq, B: peer.maxAck}
+				return tcpInvalid
 			}
 			if !c.tcpEstablished() || seg.seq == peer.maxAck {
 				break
@@ -315,12 +319,12 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 	}
 
 	if !skipWindow {
-		switch act, why := tcpInWindow(c, dir, seg, z); act {
+		switch tcpInWindow(c, dir, seg, z, why) {
 		case tcpIgnore:
-			return tcpIgnore, why
+			return tcpIgnore
 		case tcpInvalid:
-			s.tcpHandleInvalid(c, dir, index, z, now)
-			return tcpInvalid, why
+			s.tcpHandleInvalid(c, dir, index, z)
+			return tcpInvalid
 		}
 	}
 
@@ -332,18 +336,18 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 		t.seen[dir].flags |= tcpFlagCloseInit
 	}
 
-	to := &z.cfg.Timeouts
-	stateTO := to.tcpState(newState)
-	var timeout time.Duration
+	to := &z.to
+	stateTO := to.tcp[newState]
+	var timeout uint32
 	switch {
-	case int(t.retrans) >= z.cfg.MaxRetrans && stateTO > to.TCPRetrans:
-		timeout = to.TCPRetrans
+	case int(t.retrans) >= z.cfg.MaxRetrans && stateTO > to.tcpRetrans:
+		timeout = to.tcpRetrans
 	case index == idxRST:
-		timeout = to.TCPClose
-	case (t.seen[0].flags|t.seen[1].flags)&tcpFlagDataUnacked != 0 && stateTO > to.TCPUnack:
-		timeout = to.TCPUnack
-	case t.lastWin == 0 && stateTO > to.TCPRetrans:
-		timeout = to.TCPRetrans
+		timeout = to.tcp[sCL]
+	case (t.seen[0].flags|t.seen[1].flags)&tcpFlagDataUnacked != 0 && stateTO > to.tcpUnack:
+		timeout = to.tcpUnack
+	case t.lastWin == 0 && stateTO > to.tcpRetrans:
+		timeout = to.tcpRetrans
 	default:
 		timeout = stateTO
 	}
@@ -351,39 +355,39 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, now int64) (
 	if c.status&stSeenReply == 0 {
 		if seg.flags&packet.TCPFlagRST != 0 {
 			// The only answer was a RST: there is no connection.
-			return tcpKill, Why{}
+			return tcpKill
 		}
 		if index == idxSYN && old == sSS {
 			// A retransmitted SYN does not renew the entry, or port reuse
 			// could keep a stale one alive forever.
-			return tcpAccept, Why{}
+			return tcpAccept
 		}
-		if newState == sES && timeout > to.TCPUnack {
+		if newState == sES && timeout > to.tcpUnack {
 			// Picked up mid-stream and unanswered: keep it short.
-			timeout = to.TCPUnack
+			timeout = to.tcpUnack
 		}
 	} else if c.status&stAssured == 0 && (old == sSR || old == sES) && newState == sES {
 		c.status |= stAssured
 	}
-	c.deadline = now + int64(timeout)
-	return tcpAccept, Why{}
+	s.refresh(c, timeout)
+	return tcpAccept
 }
 
 // tcpHandleInvalid shortens the life of an assured connection whose FIN or
 // RST exchange conntrack found out of window, so a desynchronised entry does
 // not linger for days (Linux nf_tcp_handle_invalid).
-func (s *Shard) tcpHandleInvalid(c *conn, dir, index uint8, z *zone, now int64) {
+func (s *Shard) tcpHandleInvalid(c *conn, dir, index uint8, z *zone) {
 	if c.status&stAssured == 0 || (index != idxRST && index != idxFIN) {
 		return
 	}
 	t := &c.tcp
 	if t.lastDir != dir && (t.lastIndex == idxFIN || t.lastIndex == idxRST) {
-		remaining := c.deadline - now
-		if remaining < int64(120*time.Second) {
+		remaining := int32(c.deadline - s.nowTick)
+		if remaining < int32(durTicks(int64(120*time.Second))) {
 			return
 		}
-		if unack := int64(z.cfg.Timeouts.TCPUnack); remaining > unack {
-			c.deadline = now + unack
+		if unack := z.to.tcpUnack; remaining > int32(unack) {
+			s.refresh(c, unack)
 		}
 		return
 	}
@@ -404,7 +408,7 @@ func maxAckWindow(sender *tcpDir) uint32 { return max(sender.maxWin, 66000) }
 //
 // Liberal senders (per connection, or be_liberal on the zone) pass every
 // check but learn nothing from a packet that failed one.
-func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
+func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone, why *Why) tcpAction {
 	t := &c.tcp
 	sender := &t.seen[dir]
 	receiver := &t.seen[1-dir]
@@ -422,7 +426,7 @@ func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
 		if syn {
 			tcpInitSender(sender, receiver, seg, dir)
 			if !hasACK {
-				return tcpAccept, Why{} // simultaneous open
+				return tcpAccept // simultaneous open
 			}
 		} else {
 			// Middle of a connection whose history we lack: use the packet.
@@ -443,7 +447,7 @@ func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
 		// sequence numbers; re-init this direction from the new SYN(/ACK).
 		tcpInitSender(sender, receiver, seg, dir)
 		if dir == 1 && !hasACK {
-			return tcpAccept, Why{}
+			return tcpAccept
 		}
 	}
 
@@ -461,13 +465,9 @@ func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
 		end = seq
 	}
 
+	// A liberal sender passes every check, but learns nothing from a
+	// packet that failed one.
 	liberal := sender.flags&tcpFlagBeLiberal != 0 || z.cfg.BeLiberal
-	fail := func(a tcpAction, w Why) (tcpAction, Why) {
-		if liberal {
-			return tcpAccept, Why{}
-		}
-		return a, w
-	}
 
 	if !before(seq, sender.maxEnd+1) {
 		overshot := end - sender.maxEnd + 1
@@ -478,18 +478,18 @@ func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
 			// the data so the peer's ACK for it is not "over upper bound".
 			sender.end = end
 			sender.flags |= tcpFlagDataUnacked
-			return fail(tcpIgnore, Why{Reason: ReasonTCPOvershoot, A: overshot})
+			return failed(liberal, tcpIgnore, why, Why{Reason: ReasonTCPOvershoot, A: overshot})
 		}
-		return fail(tcpInvalid, Why{Reason: ReasonTCPSeqOver, A: seq, B: sender.maxEnd + 1, C: end})
+		return failed(liberal, tcpInvalid, why, Why{Reason: ReasonTCPSeqOver, A: seq, B: sender.maxEnd + 1, C: end})
 	}
 	if !before(sack, receiver.end+1) {
-		return fail(tcpInvalid, Why{Reason: ReasonTCPAckOver, A: sack, B: receiver.end + 1})
+		return failed(liberal, tcpInvalid, why, Why{Reason: ReasonTCPAckOver, A: sack, B: receiver.end + 1})
 	}
 	if receiver.maxWin != 0 && !after(end, sender.end-receiver.maxWin-1) {
-		return fail(tcpIgnore, Why{Reason: ReasonTCPSeqUnder, A: end, B: sender.end - receiver.maxWin - 1})
+		return failed(liberal, tcpIgnore, why, Why{Reason: ReasonTCPSeqUnder, A: end, B: sender.end - receiver.maxWin - 1})
 	}
 	if lower := receiver.end - maxAckWindow(sender) - 1; !after(sack, lower) {
-		return fail(tcpIgnore, Why{Reason: ReasonTCPAckUnder, A: sack, B: lower})
+		return failed(liberal, tcpIgnore, why, Why{Reason: ReasonTCPAckUnder, A: sack, B: lower})
 	}
 
 	if !syn {
@@ -539,7 +539,15 @@ func tcpInWindow(c *conn, dir uint8, seg *tcpSeg, z *zone) (tcpAction, Why) {
 			t.retrans = 0
 		}
 	}
-	return tcpAccept, Why{}
+	return tcpAccept
+}
+
+func failed(liberal bool, a tcpAction, why *Why, w Why) tcpAction {
+	if liberal {
+		return tcpAccept
+	}
+	*why = w
+	return a
 }
 
 // tcpInitSender initialises a direction from its SYN or SYN/ACK. Window

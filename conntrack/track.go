@@ -1,8 +1,6 @@
 package conntrack
 
 import (
-	"time"
-
 	"github.com/ctswitch/ctswitch/packet"
 )
 
@@ -35,7 +33,6 @@ type Packet struct {
 
 	icmpType uint8
 	icmpCode uint8
-	quoted   packet.Meta // ICMP errors: the quoted packet, offsets relative to the ICMP body
 }
 
 // Tuple returns the tuple Classify derived (zero before Classify).
@@ -203,12 +200,12 @@ func (p *Packet) classifyICMP(l4 []byte) {
 	}
 	// An error: the related connection is the quoted packet's.
 	body := l4[8:]
-	if err := packet.ParseQuoted(body, &p.quoted); err != nil {
+	var q packet.Meta
+	if err := packet.ParseQuoted(body, &q); err != nil {
 		p.kind = kindInvalid
 		p.why = Why{Reason: ReasonICMPBadQuote, A: uint32(errCode(err))}
 		return
 	}
-	q := &p.quoted
 	if (q.IPVersion == 6) != v6 || q.Fragment && q.FragOffset != 0 {
 		p.kind = kindInvalid
 		p.why = Why{Reason: ReasonICMPBadQuote}
@@ -260,43 +257,82 @@ func parseErrorName(code uint32) string {
 
 // Track runs one classified, non-fragment packet through the owner's table.
 // Owner only.
-func (s *Shard) Track(p *Packet, now int64) Result {
-	now = s.clock(now)
-	res := s.track(p, now)
-	res.Shard = s.id
-	s.stats.Packets++
-	s.stats.Verdicts[res.Verdict]++
-	if res.Why.Reason != ReasonNone {
-		s.stats.Reasons[res.Why.Reason]++
-	}
+func (s *Shard) Track(p *Packet, now int64) (res Result) {
+	s.clock(now)
+	s.track(p, &res)
+	s.account(p, &res)
 	return res
 }
 
-func (s *Shard) track(p *Packet, now int64) Result {
-	res := Result{Tuple: p.key}
+// TrackBatch tracks a batch of classified packets owned by this shard,
+// writing out[i] for pkts[i]. With many connections the cost of a packet is
+// its cache misses (index bucket, then entry); a batch issues those loads
+// for all packets first so the CPU overlaps them, then tracks each packet in
+// order. Owner only; len(out) >= len(pkts).
+func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
+	s.clock(now)
+	const maxBatch = 64
+	var heads [maxBatch]uint32
+	for base := 0; base < len(pkts); base += maxBatch {
+		batch := pkts[base:min(base+maxBatch, len(pkts))]
+		// Independent loads of the bucket heads...
+		for j, p := range batch {
+			heads[j] = s.buckets[p.hash&s.mask]
+		}
+		// ...then of the entries they point to, both cache lines.
+		var sink uint32
+		for j := range batch {
+			if i := heads[j]; i != 0 {
+				c := s.at(i)
+				sink += c.deadline + uint32(c.tcp.seen[0].end)
+			}
+		}
+		s.sink = sink
+		for j, p := range batch {
+			r := &out[base+j]
+			*r = Result{}
+			s.track(p, r)
+			s.account(p, r)
+		}
+	}
+}
+
+func (s *Shard) account(p *Packet, res *Result) {
+	res.Tuple = p.key
+	res.Shard = s.id
+	s.stats.Packets++
+	s.stats.Verdicts[res.Verdict&7]++
+	if res.Why.Reason != ReasonNone {
+		s.stats.Reasons[res.Why.Reason%numReasons]++
+	}
+}
+
+func (s *Shard) track(p *Packet, res *Result) {
 	switch p.kind {
 	case kindUntracked:
 		res.Verdict = VerdictUntracked
-		return res
+		return
 	case kindInvalid:
 		res.Verdict, res.Why = VerdictInvalid, p.why
-		return res
+		return
 	case kindFragment:
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonNotFirstFrag}
-		return res
+		return
 	}
 	z := s.zone(p.Zone)
 	if z.cfg.Checksum && !packet.VerifyL4Checksum(p.Frame, &p.Meta) {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonBadChecksum, A: uint32(p.key.Proto)}
-		return res
+		return
 	}
 	if p.kind == kindICMPError {
-		return s.trackICMPError(p, now, res)
+		s.trackICMPError(p, res)
+		return
 	}
 
-	i := s.lookup(&p.ckey, p.hash, now)
+	i := s.lookup(&p.ckey, p.hash)
 	if i == 0 {
-		return s.trackNew(p, z, now, res)
+		s.trackNew(p, z, res)
+		return
 	}
 	c := s.at(i)
 	dir := uint8(0)
@@ -313,48 +349,47 @@ func (s *Shard) track(p *Packet, now int64) Result {
 		if !tcpFlagsValid(seg.flags) {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPFlags, A: uint32(seg.flags)}
 			res.State = c.state
-			return res
+			return
 		}
-		act, why := s.tcpPacket(c, dir, &seg, z, now)
-		switch act {
+		switch s.tcpPacket(c, dir, &seg, z, &res.Why) {
 		case tcpReopen:
 			s.stats.Reasons[ReasonTCPReopen]++
 			s.remove(i)
-			return s.trackNew(p, z, now, Result{Tuple: p.key})
+			*res = Result{}
+			s.trackNew(p, z, res)
+			return
 		case tcpInvalid:
-			res.Verdict, res.Why, res.State = VerdictInvalid, why, c.state
-			return res
+			res.Verdict, res.State = VerdictInvalid, c.state
+			return
 		case tcpIgnore:
-			res.Verdict, res.Why = VerdictIgnored, why
+			res.Verdict = VerdictIgnored
 		case tcpKill:
-			res.Verdict = s.acceptedVerdict(c, dir)
+			res.Verdict = acceptedVerdict(c, dir)
 			res.State = c.state
 			res.ref = 0
 			s.remove(i)
-			return res
+			return
 		default:
-			res.Verdict = s.acceptedVerdict(c, dir)
+			res.Verdict = acceptedVerdict(c, dir)
 		}
 		if dir == 1 {
 			c.status |= stSeenReply
 		}
 		res.State = c.state
-		return res
+		return
 	case kindICMPQuery:
-		request := p.icmpRequest()
-		if request == (dir == 1) {
+		if p.icmpRequest() == (dir == 1) {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPUnexpected, A: uint32(p.icmpType), B: uint32(p.icmpCode)}
-			res.State = s.simpleState(c)
-			return res
+			res.State = simpleState(c)
+			return
 		}
 	}
-	s.simplePacket(c, p.kind, z, now)
-	res.Verdict = s.acceptedVerdict(c, dir)
+	s.simplePacket(c, p.kind, z)
+	res.Verdict = acceptedVerdict(c, dir)
 	if dir == 1 {
 		c.status |= stSeenReply
 	}
-	res.State = s.simpleState(c)
-	return res
+	res.State = simpleState(c)
 }
 
 func (p *Packet) icmpRequest() bool {
@@ -364,7 +399,7 @@ func (p *Packet) icmpRequest() bool {
 
 // acceptedVerdict is Linux's ctinfo: NEW in the original direction until a
 // reply has been seen, ESTABLISHED otherwise.
-func (s *Shard) acceptedVerdict(c *conn, dir uint8) Verdict {
+func acceptedVerdict(c *conn, dir uint8) Verdict {
 	if dir == 0 && c.status&stSeenReply == 0 {
 		return VerdictNew
 	}
@@ -392,36 +427,36 @@ func (p *Packet) tcpSegment(seg *tcpSeg) {
 
 // trackNew creates an entry for a packet that matched none, if its protocol
 // allows it to open a connection and the table has room.
-func (s *Shard) trackNew(p *Packet, z *zone, now int64, res Result) Result {
+func (s *Shard) trackNew(p *Packet, z *zone, res *Result) {
 	var seg tcpSeg
 	switch p.kind {
 	case kindTCP:
 		p.tcpSegment(&seg)
 		if !tcpFlagsValid(seg.flags) {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPFlags, A: uint32(seg.flags)}
-			return res
+			return
 		}
-		if idx := seg.index; tcpTransitions[0][idx][sNO] == sIV {
+		if tcpTransitions[0][seg.index][sNO] == sIV {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPInvalidNew, A: uint32(seg.flags)}
-			return res
+			return
 		}
 		if seg.index != idxSYN && !z.cfg.Loose {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPNoPickup, A: uint32(seg.flags)}
-			return res
+			return
 		}
 	case kindICMPQuery:
 		if !p.icmpRequest() {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPBadType, A: uint32(p.icmpType), B: uint32(p.icmpCode)}
-			return res
+			return
 		}
 	}
 	if why := s.admit(z, p.Zone); !why.IsZero() {
 		res.Verdict, res.Why = VerdictInvalid, why
-		return res
+		return
 	}
 	i := s.alloc()
 	c := s.at(i)
-	*c = conn{key: p.ckey, born: s.bornMS(now)}
+	*c = conn{key: p.ckey, born: s.nowTick}
 	if p.rev {
 		c.status = stOrigReversed
 	}
@@ -430,32 +465,25 @@ func (s *Shard) trackNew(p *Packet, z *zone, now int64, res Result) Result {
 		if why := tcpNew(c, &seg, z); !why.IsZero() {
 			s.release(i)
 			res.Verdict, res.Why = VerdictInvalid, why
-			return res
+			return
 		}
-		act, why := s.tcpPacket(c, 0, &seg, z, now)
-		switch act {
+		switch s.tcpPacket(c, 0, &seg, z, &res.Why) {
 		case tcpAccept:
 		case tcpIgnore:
-			res.Verdict, res.Why = VerdictIgnored, why
+			res.Verdict = VerdictIgnored
+			s.refresh(c, z.to.tcp[sSS])
 		default: // invalid, or a kill/reopen a first packet cannot earn
 			s.release(i)
-			res.Verdict, res.Why, res.State = VerdictInvalid, why, StateNone
-			return res
+			res.Verdict, res.State = VerdictInvalid, StateNone
+			return
 		}
-		if c.deadline == 0 {
-			c.deadline = now + int64(z.cfg.Timeouts.TCPSynSent)
-		}
+		res.State = c.state
 	} else {
-		s.simplePacket(c, p.kind, z, now)
+		s.simplePacket(c, p.kind, z)
+		res.State = simpleState(c)
 	}
 	s.insert(i, p.hash)
 	res.ref = i
-	if p.kind == kindTCP {
-		res.State = c.state
-	} else {
-		res.State = s.simpleState(c)
-	}
-	return res
 }
 
 // release returns an allocated but never inserted entry.
@@ -464,34 +492,29 @@ func (s *Shard) release(i uint32) {
 	s.free = i
 }
 
-func (s *Shard) bornMS(now int64) uint32 { return uint32((now - s.epoch) / int64(time.Millisecond)) }
-
 // simplePacket refreshes a UDP, ICMP or generic entry (Linux udp_packet,
 // icmp_packet, generic_packet).
-func (s *Shard) simplePacket(c *conn, kind uint8, z *zone, now int64) {
-	to := &z.cfg.Timeouts
-	var timeout time.Duration
+func (s *Shard) simplePacket(c *conn, kind uint8, z *zone) {
+	to := &z.to
+	var timeout uint32
 	switch kind {
 	case kindUDP:
-		timeout = to.UDPUnreplied
-		if c.status&stSeenReply != 0 {
-			// Still active two seconds after creation with traffic both
-			// ways: a stream. Give it the long timeout and protect it
-			// from early drop.
-			if s.bornMS(now)-c.born > 2000 {
-				timeout = to.UDPStream
-				c.status |= stAssured
-			}
+		timeout = to.udpUnreplied
+		// Still active two seconds after creation with traffic both ways:
+		// a stream. Give it the long timeout and protect it from early drop.
+		if c.status&stSeenReply != 0 && s.nowTick-c.born > to.udpStreamAge {
+			timeout = to.udpStream
+			c.status |= stAssured
 		}
 	case kindICMPQuery:
-		timeout = to.ICMP
+		timeout = to.icmp
 	default:
-		timeout = to.Generic
+		timeout = to.generic
 	}
-	c.deadline = now + int64(timeout)
+	s.refresh(c, timeout)
 }
 
-func (s *Shard) simpleState(c *conn) State {
+func simpleState(c *conn) State {
 	switch {
 	case c.status&stAssured != 0:
 		return Assured
@@ -504,11 +527,11 @@ func (s *Shard) simpleState(c *conn) State {
 // trackICMPError relates an ICMP error to the connection of the packet it
 // quotes (Linux nf_conntrack_inet_error): the connection must exist and the
 // error must be addressed to the quoted packet's sender.
-func (s *Shard) trackICMPError(p *Packet, now int64, res Result) Result {
-	i := s.lookup(&p.ckey, p.hash, now)
+func (s *Shard) trackICMPError(p *Packet, res *Result) {
+	i := s.lookup(&p.ckey, p.hash)
 	if i == 0 {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPNoConn}
-		return res
+		return
 	}
 	// p.key is the quoted tuple reversed, so its destination is the quoted
 	// packet's source. Compare with the error's outer destination.
@@ -523,7 +546,7 @@ func (s *Shard) trackICMPError(p *Packet, now int64, res Result) Result {
 	c := s.at(i)
 	if outerDst != p.key.Dst {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonICMPAddrMismatch}
-		return res
+		return
 	}
 	res.Reply = p.rev != (c.status&stOrigReversed != 0)
 	res.Verdict = VerdictRelated
@@ -531,7 +554,6 @@ func (s *Shard) trackICMPError(p *Packet, now int64, res Result) Result {
 	if c.key.Proto == protoTCP {
 		res.State = c.state
 	} else {
-		res.State = s.simpleState(c)
+		res.State = simpleState(c)
 	}
-	return res
 }
