@@ -219,6 +219,9 @@ func (s *Shard) Poll(now int64) {
 		}
 		break
 	}
+	if z := s.evictWant.Swap(0); z != 0 {
+		s.earlyDrop(int(z) - 1)
+	}
 	s.expire(4096)
 	if len(s.defrag.pending) > 0 {
 		s.expireFrags(now)
@@ -279,20 +282,24 @@ func (t *Table) Process(frame []byte, zone uint16, now int64) Result {
 	if err := packet.Parse(frame, &p.Meta); err != nil {
 		s := t.shards[0]
 		s.clock(now)
-		return s.countDefrag(Result{Verdict: VerdictInvalid, Why: Why{Reason: ReasonMalformed, A: uint32(errCode(err))}})
+		return s.countResult(Result{Verdict: VerdictInvalid, Why: Why{Reason: ReasonMalformed, A: uint32(errCode(err))}})
 	}
 	s := t.shards[t.Classify(&p)]
 	if p.IsFragment() {
 		res, done := s.Defrag(&p, now)
 		if !done {
+			res.Tuple = p.key
 			return res
 		}
 		s = t.shards[t.Classify(&p)]
 		r := s.Track(&p, now)
 		r.Fragments = res.Fragments
+		r.Tuple = p.key
 		return r
 	}
-	return s.Track(&p, now)
+	r := s.Track(&p, now)
+	r.Tuple = p.key
+	return r
 }
 
 // Lookup returns the connection of tuple k (either direction). Inline only

@@ -57,11 +57,11 @@ func newDefragger(cfg DefragConfig) *defragger {
 // again and Track it on its owner. Owner only.
 func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	now = s.clock(now)
-	res = Result{Tuple: p.key, Shard: s.id}
+	res = Result{Shard: s.id}
 	d := s.defrag
 	if d.cfg.Disabled {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonNotFirstFrag}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 	m := &p.Meta
 	k := fragKey{src: p.key.Src, dst: p.key.Dst, id: m.FragID, zone: p.Zone, family: p.key.Family}
@@ -75,7 +75,7 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	}
 	if payloadStart > m.End {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragMismatch}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 	payload := p.Frame[payloadStart:m.End]
 	end := off + len(payload)
@@ -86,13 +86,13 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	switch {
 	case end > 65535:
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragTooBig, A: uint32(end)}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	case m.MoreFragments && len(payload) < minSize:
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragTooSmall, A: uint32(len(payload)), B: uint32(minSize)}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	case m.MoreFragments && len(payload)%8 != 0:
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragMismatch}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 
 	dg := d.pending[k]
@@ -101,7 +101,7 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 			s.expireFrags(now)
 			if len(d.pending) >= d.cfg.MaxPending {
 				res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragTableFull, A: uint32(len(d.pending))}
-				return s.countDefrag(res), false
+				return s.countResult(res), false
 			}
 		}
 		dg = d.get()
@@ -114,12 +114,12 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	for _, r := range dg.ranges[:dg.n] {
 		if r.off == off && r.end == end {
 			res.Verdict, res.Why = VerdictPending, Why{Reason: ReasonFragPending, A: uint32(dg.n), B: m.FragID}
-			return s.countDefrag(res), false
+			return s.countResult(res), false
 		}
 		if off < r.end && r.off < end {
 			s.dropDatagram(dg)
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragOverlap, A: uint32(off), B: uint32(len(payload))}
-			return s.countDefrag(res), false
+			return s.countResult(res), false
 		}
 	}
 	if (!m.MoreFragments && dg.total >= 0 && dg.total != end) ||
@@ -127,7 +127,7 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 		dg.n == maxFragsPerDatagram {
 		s.dropDatagram(dg)
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragMismatch}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 	if !m.MoreFragments {
 		dg.total = end
@@ -152,7 +152,7 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	}
 	if dg.total < 0 || dg.got != dg.total || !dg.haveHead {
 		res.Verdict, res.Why = VerdictPending, Why{Reason: ReasonFragPending, A: uint32(dg.n), B: m.FragID}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 
 	// Complete: build the whole datagram.
@@ -161,18 +161,18 @@ func (s *Shard) Defrag(p *Packet, now int64) (res Result, done bool) {
 	s.dropDatagram(dg)
 	if !ok {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonFragMismatch}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 	p.Frame = frame
 	if err := packet.Parse(frame, &p.Meta); err != nil {
 		res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonMalformed, A: uint32(errCode(err))}
-		return s.countDefrag(res), false
+		return s.countResult(res), false
 	}
 	res.Fragments = n
 	return res, true
 }
 
-func (s *Shard) countDefrag(res Result) Result {
+func (s *Shard) countResult(res Result) Result {
 	s.stats.Packets++
 	s.stats.Verdicts[res.Verdict]++
 	if res.Why.Reason != ReasonNone {

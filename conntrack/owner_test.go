@@ -246,3 +246,57 @@ func TestEstablishedSurvivesWheelRevolutions(t *testing.T) {
 		t.Fatalf("remaining timeout %s, want about %s", e.Timeout, want)
 	}
 }
+
+// TestZoneLimitEvictsOnOtherOwner: with owners running, a shard at a
+// table-wide zone limit whose evictable entries live on another shard
+// refuses the packet and asks that shard's owner to evict; after the owner
+// polls, the retransmission gets in. The limit is never exceeded.
+func TestZoneLimitEvictsOnOtherOwner(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Shards = 2
+	zc := DefaultZoneConfig()
+	zc.Limit = 2
+	cfg.Zones = map[uint16]ZoneConfig{5: zc}
+	tbl, _ := New(cfg)
+	now := int64(1e15)
+	parse := func(f []byte) *Packet {
+		p := &Packet{Frame: f, Zone: 5}
+		if err := packet.Parse(f, &p.Meta); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Fill the zone with two unreplied flows owned by shard 0.
+	var onZero []*Packet
+	for i := 0; len(onZero) < 3; i++ {
+		p := parse(frameUDP4(addr4(i), vmB, 5000, 53, 10))
+		if tbl.Classify(p) == 0 {
+			onZero = append(onZero, p)
+		}
+	}
+	var onOne *Packet
+	for i := 1000; onOne == nil; i++ {
+		p := parse(frameUDP4(addr4(i), vmB, 5000, 53, 10))
+		if tbl.Classify(p) == 1 {
+			onOne = p
+		}
+	}
+	for _, p := range onZero[:2] {
+		if r := tbl.Shard(0).Track(p, now); r.Verdict != VerdictNew {
+			t.Fatalf("fill: %s %s", r.Verdict, r.Why)
+		}
+	}
+	tbl.Shard(0).Own()
+	tbl.Shard(1).Own()
+	r := tbl.Shard(1).Track(onOne, now)
+	if r.Verdict != VerdictInvalid || r.Why.Reason != ReasonZoneLimit || tbl.ZoneCount(5) != 2 {
+		t.Fatalf("at the limit: %s %s, zone count %d", r.Verdict, r.Why, tbl.ZoneCount(5))
+	}
+	tbl.Shard(0).Poll(now) // the owner of the evictable entries honours the request
+	if tbl.ZoneCount(5) != 1 {
+		t.Fatalf("after the owner polled: zone count %d, want 1", tbl.ZoneCount(5))
+	}
+	if r := tbl.Shard(1).Track(onOne, now); r.Verdict != VerdictNew || tbl.ZoneCount(5) != 2 {
+		t.Fatalf("retransmission: %s %s, zone count %d", r.Verdict, r.Why, tbl.ZoneCount(5))
+	}
+}

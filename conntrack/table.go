@@ -193,9 +193,11 @@ type Shard struct {
 	stats ShardStats
 	sink  uint32 // keeps TrackBatch's warming loads alive
 
-	owned atomic.Bool
-	reqs  chan func(*Shard)
-	mu    sync.Mutex // serialises inline control calls while no owner runs
+	owned     atomic.Bool
+	reqs      chan func(*Shard)
+	evictWant atomic.Uint32 // zone+1 another shard wants an entry evicted from; 0 none
+	evictNext int
+	mu        sync.Mutex // serialises inline control calls while no owner runs
 }
 
 // ShardStats are a shard's counters, written only by its owner.
@@ -444,7 +446,7 @@ func (s *Shard) earlyDrop(zoneID int) bool {
 // admit makes room for a new entry of zone z, evicting if needed.
 func (s *Shard) admit(z *zone, zoneID uint16) Why {
 	if lim := z.cfg.Limit; lim > 0 && int(s.t.zoneCount[zoneID].Load()) >= lim {
-		if !s.earlyDrop(int(zoneID)) {
+		if !s.earlyDrop(int(zoneID)) && !s.evictElsewhere(zoneID) {
 			return Why{Reason: ReasonZoneLimit, A: uint32(zoneID), B: uint32(lim)}
 		}
 	}
@@ -452,6 +454,32 @@ func (s *Shard) admit(z *zone, zoneID uint16) Why {
 		return Why{Reason: ReasonTableFull, A: uint32(s.count), B: uint32(s.capacity)}
 	}
 	return Why{}
+}
+
+// evictElsewhere makes room for zoneID when the evictable entries of a
+// table-wide zone limit live on other shards, which only their owners may
+// touch. Without owners (single-threaded use) it evicts directly. With
+// owners it asks the next shard in turn to evict one unassured entry of the
+// zone at its next Poll, and reports failure: this packet is refused, a
+// retransmission finds room. One word per shard, no allocation, so a flood
+// at the limit costs nothing extra.
+func (s *Shard) evictElsewhere(zoneID uint16) bool {
+	n := len(s.t.shards)
+	for k := 1; k < n; k++ {
+		o := s.t.shards[(s.id+k)%n]
+		if o.owned.Load() {
+			s.evictNext = (s.evictNext + 1) % n
+			if s.evictNext == s.id {
+				s.evictNext = (s.evictNext + 1) % n
+			}
+			s.t.shards[s.evictNext].evictWant.Store(uint32(zoneID) + 1)
+			return false
+		}
+		if o.earlyDrop(int(zoneID)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Len returns the shard's live and not yet reclaimed entries. Owner only.

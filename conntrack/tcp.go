@@ -59,8 +59,8 @@ const (
 	sS2 = TCPSynSent2
 )
 
-// tcpTransitions[dir][index][old] is Linux's tcp_conntracks table.
-var tcpTransitions = [2][6][numTCPStates]State{
+// tcpTable is Linux's tcp_conntracks table: tcpTable[dir][index][old].
+var tcpTable = [2][6][numTCPStates]State{
 	{ // original
 		/* syn    */ {sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2},
 		/* synack */ {sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR},
@@ -77,6 +77,27 @@ var tcpTransitions = [2][6][numTCPStates]State{
 		/* rst    */ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
 		/* none   */ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
 	},
+}
+
+// tcpFlat is tcpTable laid out for a lookup indexed by one byte
+// (dir<<7 | index<<4 | old), which needs no bounds checks; unused slots
+// are invalid.
+var tcpFlat = func() (f [256]State) {
+	for i := range f {
+		f[i] = sIV
+	}
+	for d := range tcpTable {
+		for i := range tcpTable[d] {
+			for o, st := range tcpTable[d][i] {
+				f[d<<7|i<<4|o] = st
+			}
+		}
+	}
+	return
+}()
+
+func tcpTransition(dir, index uint8, old State) State {
+	return tcpFlat[dir<<7|index<<4|uint8(old)&15]
 }
 
 // validTCPFlags: the combinations of FIN/SYN/RST/ACK/URG a real stack sends
@@ -117,7 +138,7 @@ const (
 
 // tcpNew initialises a fresh entry from its first segment (Linux tcp_new).
 func tcpNew(c *conn, seg *tcpSeg, z *zone) Why {
-	switch tcpTransitions[0][seg.index][sNO] {
+	switch tcpTransition(0, seg.index, sNO) {
 	case sSS:
 		c.tcp = tcpConn{}
 		d := &c.tcp.seen[0]
@@ -199,7 +220,7 @@ func (s *Shard) tcpPacket(c *conn, dir uint8, seg *tcpSeg, z *zone, why *Why) tc
 	t := &c.tcp
 	old := c.state
 	index := seg.index
-	newState := tcpTransitions[dir][index][old]
+	newState := tcpTransition(dir, index, old)
 	skipWindow := false
 
 	switch newState {

@@ -53,7 +53,9 @@ type Result struct {
 	// State is the connection's state after the packet.
 	State State
 	// Tuple is the packet's tuple; for an ICMP error, the related
-	// connection's tuple as seen in the error's direction.
+	// connection's tuple as seen in the error's direction. Filled by
+	// Table.Process; on the fast path (Track, TrackBatch) read
+	// Packet.Tuple instead, which saves a copy per packet.
 	Tuple Key
 	// Reply is true for packets in the connection's reply direction.
 	Reply bool
@@ -275,19 +277,21 @@ func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 	var heads [maxBatch]uint32
 	for base := 0; base < len(pkts); base += maxBatch {
 		batch := pkts[base:min(base+maxBatch, len(pkts))]
-		// Independent loads of the bucket heads...
-		for j, p := range batch {
-			heads[j] = s.buckets[p.hash&s.mask]
-		}
-		// ...then of the entries they point to, both cache lines.
-		var sink uint32
-		for j := range batch {
-			if i := heads[j]; i != 0 {
-				c := s.at(i)
-				sink += c.deadline + uint32(c.tcp.seen[0].end)
+		if len(batch) >= 4 {
+			// Independent loads of the bucket heads...
+			for j, p := range batch {
+				heads[j] = s.buckets[p.hash&s.mask]
 			}
+			// ...then of the entries they point to, both cache lines.
+			var sink uint32
+			for j := range batch {
+				if i := heads[j]; i != 0 {
+					c := s.at(i)
+					sink += c.deadline + c.tcp.seen[0].end
+				}
+			}
+			s.sink = sink
 		}
-		s.sink = sink
 		for j, p := range batch {
 			r := &out[base+j]
 			*r = Result{}
@@ -298,7 +302,6 @@ func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 }
 
 func (s *Shard) account(p *Packet, res *Result) {
-	res.Tuple = p.key
 	res.Shard = s.id
 	s.stats.Packets++
 	s.stats.Verdicts[res.Verdict&7]++
@@ -436,7 +439,7 @@ func (s *Shard) trackNew(p *Packet, z *zone, res *Result) {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPFlags, A: uint32(seg.flags)}
 			return
 		}
-		if tcpTransitions[0][seg.index][sNO] == sIV {
+		if tcpTransition(0, seg.index, sNO) == sIV {
 			res.Verdict, res.Why = VerdictInvalid, Why{Reason: ReasonTCPInvalidNew, A: uint32(seg.flags)}
 			return
 		}
