@@ -279,3 +279,77 @@ func BenchmarkExportImport(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/conn")
 	})
 }
+
+// ringOf lays frames out contiguously in a random flow order, as packets
+// sit in an AF_XDP UMEM ring.
+func ringOf(frames [][]byte) [][]byte {
+	const stride = 64
+	ring := make([]byte, len(frames)*stride)
+	out := make([][]byte, len(frames))
+	for i, j := range rand.New(rand.NewPCG(3, 4)).Perm(len(frames)) {
+		out[i] = ring[i*stride : i*stride+len(frames[j])]
+		copy(out[i], frames[j])
+	}
+	return out
+}
+
+// BenchmarkWorkerBatch is a worker's per-packet conntrack work as the
+// dataplane does it: 32 reused packet contexts, frames in a ring; parse,
+// classify, then TrackBatch. Checksum verification off (see
+// BenchmarkTrackEstablishedChecksum for its cost).
+func BenchmarkWorkerBatch(b *testing.B) {
+	for _, n := range []int{1, 100_000, 1_000_000} {
+		b.Run(flowsName(n), func(b *testing.B) { benchWorker(b, n, true) })
+	}
+}
+
+// BenchmarkWorkerParseClassify is BenchmarkWorkerBatch without the tracking:
+// the difference between the two is the table lookup and TCP update.
+func BenchmarkWorkerParseClassify(b *testing.B) {
+	for _, n := range []int{1, 100_000, 1_000_000} {
+		b.Run(flowsName(n), func(b *testing.B) { benchWorker(b, n, false) })
+	}
+}
+
+func benchWorker(b *testing.B, n int, track bool) {
+	tbl, err := New(benchConfig(n, false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := int64(1e15)
+	frames := ringOf(establish(b, tbl, n, now))
+	const batch = 32
+	var ctx [batch]Packet
+	var ptrs [batch]*Packet
+	for i := range ctx {
+		ptrs[i] = &ctx[i]
+	}
+	var out [batch]Result
+	s := tbl.Shard(0)
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	next := 0
+	for i := 0; i < b.N; i += batch {
+		k := min(batch, b.N-i)
+		for j := 0; j < k; j++ {
+			p := &ctx[j]
+			p.Frame = frames[next]
+			if next++; next == n {
+				next = 0
+			}
+			if err := packet.Parse(p.Frame, &p.Meta); err != nil {
+				b.Fatal(err)
+			}
+			tbl.Classify(p)
+		}
+		if track {
+			s.TrackBatch(ptrs[:k], now, out[:])
+			for _, r := range out[:k] {
+				if r.Verdict != VerdictEstablished {
+					b.Fatalf("not established: %s %s", r.Verdict, r.Why)
+				}
+			}
+		}
+	}
+}

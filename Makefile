@@ -1,0 +1,34 @@
+# ctswitch: common tasks. `make test` is what CI runs (.ci/run).
+
+GO       ?= go
+FUZZTIME ?= 60s
+FUZZPKGS  = ./packet ./conntrack
+
+.PHONY: all test build bench fuzz captures
+
+all: build
+
+## test: vet, all tests, and the race detector over conntrack
+test:
+	$(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -count=1 -race ./conntrack/...
+
+## build: the ctswitch binary, in bin/
+build:
+	$(GO) build -o bin/ctswitch ./cmd/ctswitch
+
+## bench: the fast-path benchmarks (speed claims come from here)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./packet ./conntrack
+
+## fuzz: every fuzz target of packet and conntrack, $(FUZZTIME) each
+fuzz:
+	@set -e; for pkg in $(FUZZPKGS); do \
+		for target in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -parallel 1; \
+		done; \
+	done
+
+## captures: regenerate examples/*.pcap (commit the result)
+captures:
+	$(GO) run ./tools/gencaptures -out examples
