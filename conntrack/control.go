@@ -288,7 +288,10 @@ func (t *Table) Process(frame []byte, zone uint16, now int64) Result {
 	if p.IsFragment() {
 		res, done := s.Defrag(&p, now)
 		if !done {
+			// Ports are unknown until reassembly (the key holds the
+			// datagram ID there).
 			res.Tuple = p.key
+			res.Tuple.SrcPort, res.Tuple.DstPort = 0, 0
 			return res
 		}
 		s = t.shards[t.Classify(&p)]
