@@ -11,12 +11,12 @@ import (
 
 // TCPWindow is one direction's window-tracking state, as exported.
 type TCPWindow struct {
-	End      uint32 `json:"end"`      // highest seq+len sent
-	MaxEnd   uint32 `json:"max_end"`  // highest seq the peer's window allows
-	MaxWin   uint32 `json:"max_win"`  // largest (scaled) window advertised
-	MaxAck   uint32 `json:"max_ack"`  // highest ack sent
-	Scale    uint8  `json:"scale"`    // window scale shift
-	WScale   bool   `json:"wscale"`   // window scale option seen
+	End      uint32 `json:"end"`     // highest seq+len sent
+	MaxEnd   uint32 `json:"max_end"` // highest seq the peer's window allows
+	MaxWin   uint32 `json:"max_win"` // largest (scaled) window advertised
+	MaxAck   uint32 `json:"max_ack"` // highest ack sent
+	Scale    uint8  `json:"scale"`   // window scale shift
+	WScale   bool   `json:"wscale"`  // window scale option seen
 	SackPerm bool   `json:"sack_perm"`
 	Liberal  bool   `json:"liberal"`    // window checks off for this direction
 	CloseIn  bool   `json:"close_init"` // this side sent the first FIN

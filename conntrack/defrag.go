@@ -296,4 +296,3 @@ func (s *Shard) expireFrags(now int64) {
 
 // FragmentsPending returns the datagrams awaiting fragments. Owner only.
 func (s *Shard) FragmentsPending() int { return len(s.defrag.pending) }
-

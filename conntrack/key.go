@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -73,39 +74,50 @@ func isICMPProto(p uint8) bool { return p == protoICMP || p == protoICMPv6 }
 // the reverse of that form. Both directions of a connection share one
 // canonical key, so one table entry and one hash serve them.
 func (k Key) canonical() (Key, bool) {
-	c := compareBytes16(&k.Src, &k.Dst)
-	if c == 0 && !isICMPProto(k.Proto) && k.SrcPort > k.DstPort {
-		c = 1
-	}
-	if c > 0 {
+	if k.reversedIsCanonical() {
 		return k.Reverse(), true
 	}
 	return k, false
 }
 
-// keyEqual compares two keys as five machine words: cheaper than the
-// generic memory comparison on the lookup path.
-func keyEqual(a, b *Key) bool {
-	x := (*[5]uint64)(unsafe.Pointer(a))
-	y := (*[5]uint64)(unsafe.Pointer(b))
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]
+// reversedIsCanonical orders the endpoints: the lower address (then port)
+// comes first. ICMP queries order by address only; their "ports" are the
+// identifier and query class, the same in both directions.
+func (k *Key) reversedIsCanonical() bool {
+	c := compareBytes16(&k.Src, &k.Dst)
+	return c > 0 || (c == 0 && !isICMPProto(k.Proto) && k.SrcPort > k.DstPort)
 }
 
+// compareBytes16 compares two addresses as two big-endian words.
 func compareBytes16(a, b *[16]byte) int {
-	for i := 0; i < 16; i++ {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
+	a0, b0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if a0 != b0 {
+		if a0 < b0 {
+			return -1
 		}
+		return 1
+	}
+	a1, b1 := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])
+	switch {
+	case a1 < b1:
+		return -1
+	case a1 > b1:
+		return 1
 	}
 	return 0
 }
 
-// hash of a canonical key: symmetric by construction.
+// hash of a canonical key: symmetric by construction. It hashes a fixed
+// encoding written in whole words rather than the struct's memory: the
+// struct's small fields are written with narrow stores just before, and
+// reading them back as wide words would stall on store forwarding.
 func (k *Key) hash() uint64 {
-	return xxhash.Sum64(unsafe.Slice((*byte)(unsafe.Pointer(k)), keySize))
+	var b [keySize]byte
+	copy(b[0:16], k.Src[:])
+	copy(b[16:32], k.Dst[:])
+	binary.LittleEndian.PutUint64(b[32:], uint64(k.SrcPort)|uint64(k.DstPort)<<16|
+		uint64(k.Zone)<<32|uint64(k.Proto)<<48|uint64(k.Family)<<56)
+	return xxhash.Sum64(b[:])
 }
 
 // Hash is the symmetric flow hash of k: equal for both directions.
@@ -168,3 +180,11 @@ const (
 	protoUDP    = 17
 	protoICMPv6 = 58
 )
+
+// keyEqual compares two keys as five machine words: cheaper than the
+// generic memory comparison on the lookup path.
+func keyEqual(a, b *Key) bool {
+	x := (*[5]uint64)(unsafe.Pointer(a))
+	y := (*[5]uint64)(unsafe.Pointer(b))
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4]
+}

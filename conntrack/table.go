@@ -167,6 +167,7 @@ type Shard struct {
 	t        *Table
 	id       int
 	pages    []*[pageSize]conn
+	arena    *arena
 	next     uint32 // next never-used index
 	free     uint32 // free list head
 	count    int
@@ -191,7 +192,6 @@ type Shard struct {
 	defrag *defragger
 
 	stats ShardStats
-	sink  uint32 // keeps TrackBatch's warming loads alive
 
 	owned     atomic.Bool
 	reqs      chan func(*Shard)
@@ -223,11 +223,12 @@ func newShard(t *Table, id, capacity int, dc DefragConfig) *Shard {
 		id:       id,
 		next:     1,
 		capacity: capacity,
-		buckets:  make([]uint32, nb),
 		mask:     uint64(nb - 1),
 		labels:   make(map[uint32][2]uint64),
 		reqs:     make(chan func(*Shard), 16),
 	}
+	s.arena = newArena(s)
+	s.buckets = s.newBuckets(nb)
 	s.defrag = newDefragger(dc)
 	return s
 }
@@ -292,7 +293,7 @@ func (s *Shard) alloc() uint32 {
 	}
 	i := s.next
 	if int(i>>pageShift) >= len(s.pages) {
-		s.pages = append(s.pages, new([pageSize]conn))
+		s.growPages()
 	}
 	s.next++
 	return i

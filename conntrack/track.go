@@ -1,6 +1,8 @@
 package conntrack
 
 import (
+	"unsafe"
+
 	"github.com/ctswitch/ctswitch/packet"
 )
 
@@ -130,8 +132,19 @@ func (p *Packet) classify() {
 }
 
 func (p *Packet) setHash() {
-	p.ckey, p.rev = p.key.canonical()
-	p.hash = p.ckey.hash()
+	k, ck := &p.key, &p.ckey
+	p.rev = k.reversedIsCanonical()
+	if p.rev {
+		ck.Src, ck.Dst = k.Dst, k.Src
+		ck.SrcPort, ck.DstPort = k.DstPort, k.SrcPort
+		if isICMPProto(k.Proto) {
+			ck.SrcPort, ck.DstPort = k.SrcPort, k.DstPort
+		}
+		ck.Zone, ck.Proto, ck.Family = k.Zone, k.Proto, k.Family
+	} else {
+		*ck = *k
+	}
+	p.hash = ck.hash()
 }
 
 // ICMP query classes: the request type names the class; replies map to it.
@@ -267,37 +280,58 @@ func (s *Shard) Track(p *Packet, now int64) (res Result) {
 }
 
 // TrackBatch tracks a batch of classified packets owned by this shard,
-// writing out[i] for pkts[i]. With many connections the cost of a packet is
-// its cache misses (index bucket, then entry); a batch issues those loads
-// for all packets first so the CPU overlaps them, then tracks each packet in
-// order. Owner only; len(out) >= len(pkts).
+// writing out[i] for pkts[i], in order. With many connections the cost of a
+// packet is its cache misses (index bucket, then entry), so the batch runs
+// as a software pipeline: while packet j is tracked, the bucket of packet
+// j+bucketAhead and the entry of packet j+entryAhead are prefetched. The
+// prefetches are hints only, so inserts and deletes by the packets in
+// between cannot make them wrong. Owner only; len(out) >= len(pkts).
 func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 	s.clock(now)
-	const maxBatch = 64
-	var heads [maxBatch]uint32
-	for base := 0; base < len(pkts); base += maxBatch {
-		batch := pkts[base:min(base+maxBatch, len(pkts))]
-		if len(batch) >= 4 {
-			// Independent loads of the bucket heads...
-			for j, p := range batch {
-				heads[j] = s.buckets[p.hash&s.mask]
-			}
-			// ...then of the entries they point to, both cache lines.
-			var sink uint32
-			for j := range batch {
-				if i := heads[j]; i != 0 {
-					c := s.at(i)
-					sink += c.deadline + c.tcp.seen[0].end
-				}
-			}
-			s.sink = sink
+	const bucketAhead, entryAhead = 12, 6
+	n := len(pkts)
+	if s.count < prefetchMinConns {
+		n = 0 // the table fits in the caches: prefetching would only cost
+	}
+	for j := 0; j < min(bucketAhead, n); j++ {
+		s.prefetchBucket(pkts[j])
+	}
+	for j := 0; j < min(entryAhead, n); j++ {
+		s.prefetchEntry(pkts[j])
+	}
+	for j, p := range pkts {
+		if k := j + bucketAhead; k < n {
+			s.prefetchBucket(pkts[k])
 		}
-		for j, p := range batch {
-			r := &out[base+j]
-			*r = Result{}
-			s.track(p, r)
-			s.account(p, r)
+		if k := j + entryAhead; k < n {
+			s.prefetchEntry(pkts[k])
+			if s.free != 0 {
+				// A new connection takes the free list's head: warm it.
+				prefetch(uintptr(unsafe.Pointer(s.at(s.free))))
+			}
 		}
+		r := &out[j]
+		*r = Result{}
+		s.track(p, r)
+		s.account(p, r)
+	}
+}
+
+// prefetchMinConns: below this many entries (128 B each, about 1 MiB: the
+// size of a core's L2) a shard's table stays cached and is not prefetched.
+const prefetchMinConns = 8 << 10
+
+func (s *Shard) prefetchBucket(p *Packet) {
+	prefetch(uintptr(unsafe.Pointer(&s.buckets[p.hash&s.mask])))
+}
+
+// prefetchEntry reads p's bucket head (prefetched earlier, so normally a
+// cache hit) and prefetches both cache lines of the entry it names.
+func (s *Shard) prefetchEntry(p *Packet) {
+	if i := s.buckets[p.hash&s.mask]; i != 0 {
+		a := uintptr(unsafe.Pointer(s.at(i)))
+		prefetch(a)
+		prefetch(a + 64)
 	}
 }
 

@@ -156,9 +156,9 @@ const (
 	ReasonTCPReopen // a SYN reopened a closed connection: the old entry was replaced
 
 	// ICMP.
-	ReasonICMPBadType     // A: type, B: code: not trackable (e.g. a reply with no request)
-	ReasonICMPNoConn      // ICMP error whose quoted packet matches no connection
-	ReasonICMPBadQuote    // A: packet.ParseError code of the quoted packet
+	ReasonICMPBadType      // A: type, B: code: not trackable (e.g. a reply with no request)
+	ReasonICMPNoConn       // ICMP error whose quoted packet matches no connection
+	ReasonICMPBadQuote     // A: packet.ParseError code of the quoted packet
 	ReasonICMPAddrMismatch // outer destination is not the quoted packet's source
 	ReasonICMPUnexpected   // A: type: query or reply in the wrong direction
 

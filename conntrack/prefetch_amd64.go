@@ -1,0 +1,8 @@
+package conntrack
+
+// prefetch asks the CPU to bring the cache line at addr closer without
+// waiting for it (PREFETCHT0). Unlike a load used as a hint, a prefetch
+// never holds up instruction retirement, so it overlaps with real work.
+//
+//go:noescape
+func prefetch(addr uintptr)
