@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,22 +9,23 @@ import (
 	"testing"
 )
 
-// TestWriteFuzzCorpus regenerates testdata/fuzz/FuzzXxx/seed-* from the
-// packet builders. It only runs with PACKET_WRITE_FUZZ_CORPUS=1 so normal
-// test runs never touch the tree:
+// TestFuzzCorpus keeps the committed seed corpus under
+// testdata/fuzz/FuzzXxx/seed-* complete and current: it rebuilds every seed
+// from the packet builders and compares. To (re)write the corpus after
+// changing seeds:
 //
-//	PACKET_WRITE_FUZZ_CORPUS=1 go test ./packet -run TestWriteFuzzCorpus
+//	PACKET_WRITE_FUZZ_CORPUS=1 go test ./packet -run TestFuzzCorpus
 //
 // Crash inputs the fuzzer finds live beside the seeds under their hash
 // names and are kept as regression cases.
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("PACKET_WRITE_FUZZ_CORPUS") != "1" {
-		t.Skip("set PACKET_WRITE_FUZZ_CORPUS=1 to regenerate the seed corpus")
-	}
+func TestFuzzCorpus(t *testing.T) {
+	regenerate := os.Getenv("PACKET_WRITE_FUZZ_CORPUS") == "1"
 	write := func(target, name string, args ...any) {
 		dir := filepath.Join("testdata", "fuzz", target)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+		if regenerate {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var sb strings.Builder
 		sb.WriteString("go test fuzz v1\n")
@@ -41,8 +43,15 @@ func TestWriteFuzzCorpus(t *testing.T) {
 				t.Fatalf("unsupported %T", a)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(sb.String()), 0o644); err != nil {
-			t.Fatal(err)
+		path := filepath.Join(dir, "seed-"+name)
+		if regenerate {
+			if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, []byte(sb.String())) {
+			t.Errorf("%s missing or stale (%v): regenerate with PACKET_WRITE_FUZZ_CORPUS=1", path, err)
 		}
 	}
 
