@@ -131,17 +131,7 @@ func fragment4(frame []byte, size int) [][]byte {
 // first 28 bytes of the IP packet in quoted (an Ethernet frame).
 func icmpUnreach4(src, dst [4]byte, quoted []byte) []byte {
 	q := quoted[14:min(len(quoted), 14+28)]
-	n := 14 + 20 + 8 + len(q)
-	f := make([]byte, n)
-	packet.Ethernet(f).SetEtherType(packet.EtherTypeIPv4)
-	ip := packet.IPv4(f[14:])
-	ip[0] = 0x45
-	ip.SetTotalLength(uint16(n - 14))
-	ip.SetTTL(64)
-	ip.SetProtocol(packet.ProtoICMP)
-	ip.SetSrc(src)
-	ip.SetDst(dst)
-	ip.SetChecksum()
+	f := frameIPv4(packet.ProtoICMP, src, dst, 8+len(q))
 	f[34] = packet.ICMPv4DstUnreach
 	f[35] = 3
 	copy(f[42:], q)

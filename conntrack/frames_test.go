@@ -11,20 +11,7 @@ import (
 // the packet package's setters (fast enough to make millions of frames).
 func frameTCP4(src, dst [4]byte, sport, dport uint16, seq, ack uint32, flags uint8, win uint16, opts []byte, payload int) []byte {
 	optLen := (len(opts) + 3) &^ 3
-	n := 14 + 20 + 20 + optLen + payload
-	f := make([]byte, n)
-	eth := packet.Ethernet(f)
-	eth.SetDst(packet.MAC{2, 0, 0, 0, 0, 2})
-	eth.SetSrc(packet.MAC{2, 0, 0, 0, 0, 1})
-	eth.SetEtherType(packet.EtherTypeIPv4)
-	ip := packet.IPv4(f[14:])
-	ip[0] = 0x45
-	ip.SetTotalLength(uint16(n - 14))
-	ip.SetTTL(64)
-	ip.SetProtocol(packet.ProtoTCP)
-	ip.SetSrc(src)
-	ip.SetDst(dst)
-	ip.SetChecksum()
+	f := frameIPv4(packet.ProtoTCP, src, dst, 20+optLen+payload)
 	tcp := f[34:]
 	binary.BigEndian.PutUint16(tcp[0:], sport)
 	binary.BigEndian.PutUint16(tcp[2:], dport)
@@ -41,6 +28,26 @@ func frameTCP4(src, dst [4]byte, sport, dport uint16, seq, ack uint32, flags uin
 	return f
 }
 
+// frameIPv4 returns an Ethernet/IPv4 frame (20-byte header, checksum set)
+// with l4len zero bytes of payload for the caller to fill.
+func frameIPv4(proto uint8, src, dst [4]byte, l4len int) []byte {
+	n := 14 + 20 + l4len
+	f := make([]byte, n)
+	eth := packet.Ethernet(f)
+	eth.SetDst(packet.MAC{2, 0, 0, 0, 0, 2})
+	eth.SetSrc(packet.MAC{2, 0, 0, 0, 0, 1})
+	eth.SetEtherType(packet.EtherTypeIPv4)
+	ip := packet.IPv4(f[14:])
+	ip[0] = 0x45
+	ip.SetTotalLength(uint16(n - 14))
+	ip.SetTTL(64)
+	ip.SetProtocol(proto)
+	ip.SetSrc(src)
+	ip.SetDst(dst)
+	ip.SetChecksum()
+	return f
+}
+
 func fixChecksums(f []byte) {
 	var m packet.Meta
 	if err := packet.Parse(f, &m); err != nil {
@@ -50,18 +57,7 @@ func fixChecksums(f []byte) {
 }
 
 func frameUDP4(src, dst [4]byte, sport, dport uint16, payload int) []byte {
-	n := 14 + 20 + 8 + payload
-	f := make([]byte, n)
-	eth := packet.Ethernet(f)
-	eth.SetEtherType(packet.EtherTypeIPv4)
-	ip := packet.IPv4(f[14:])
-	ip[0] = 0x45
-	ip.SetTotalLength(uint16(n - 14))
-	ip.SetTTL(64)
-	ip.SetProtocol(packet.ProtoUDP)
-	ip.SetSrc(src)
-	ip.SetDst(dst)
-	ip.SetChecksum()
+	f := frameIPv4(packet.ProtoUDP, src, dst, 8+payload)
 	u := f[34:]
 	binary.BigEndian.PutUint16(u[0:], sport)
 	binary.BigEndian.PutUint16(u[2:], dport)

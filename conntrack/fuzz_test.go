@@ -7,19 +7,12 @@ import (
 
 // FuzzTrack feeds a sequence of frames through the tracker's entry point
 // (parse, classify, defrag, track) under fuzzed zone knobs and time steps.
-// Input: knob byte, then records of [u16 length][u8 time step][frame].
+// Input: knob byte, then records of [u16 length][u8 time step][frame]
+// (see fuzzInput).
 // Invariants: no panic, a known verdict for every frame, an entry count that
 // matches the table's own accounting.
 func FuzzTrack(f *testing.F) {
-	seed := func(knobs byte, frames ...[]byte) []byte {
-		b := []byte{knobs}
-		for _, fr := range frames {
-			b = binary.BigEndian.AppendUint16(b, uint16(len(fr)))
-			b = append(b, 1)
-			b = append(b, fr...)
-		}
-		return b
-	}
+	seed := func(knobs byte, frames ...[]byte) []byte { return fuzzInput(knobs, frames) }
 	c, s := [4]byte{198, 18, 0, 1}, [4]byte{198, 18, 0, 2}
 	f.Add(seed(0,
 		frameTCP4(c, s, 1000, 80, 100, 0, fS, 64240, wscaleOpts(7), 0),
