@@ -92,6 +92,7 @@ func Replay(src io.Reader, opts Options, fn func(*Record) error) error {
 	if err != nil {
 		return err
 	}
+	defer tbl.Close()
 	for n := 1; ; n++ {
 		data, ci, err := cr.next()
 		if errors.Is(err, io.EOF) {
