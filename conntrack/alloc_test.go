@@ -1,6 +1,8 @@
 package conntrack
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ctswitch/ctswitch/packet"
@@ -74,4 +76,71 @@ func TestFastPathZeroAllocs(t *testing.T) {
 	if r := s.Track(pErr, now); r.Verdict != VerdictRelated {
 		t.Fatalf("icmp error: %s %s", r.Verdict, r.Why)
 	}
+}
+
+// TestClassifyFastMatchesFields: the word-building fast path gives exactly
+// the keys, direction and hash of the field-by-field path, over random
+// IPv4/IPv6 TCP/UDP packets including equal addresses and equal ports.
+func TestClassifyFastMatchesFields(t *testing.T) {
+	if !nativeLE {
+		t.Log("big-endian machine: the fast path is not used")
+		return
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 20000; i++ {
+		var f []byte
+		a, b := addr4(int(rng.Uint32())), addr4(int(rng.Uint32()))
+		if rng.IntN(4) == 0 {
+			b = a
+		}
+		sp, dp := uint16(rng.IntN(4)), uint16(rng.IntN(4))
+		switch rng.IntN(3) {
+		case 0:
+			f = frameTCP4(a, b, sp, dp, 1, 2, fA, 100, nil, 0)
+		case 1:
+			f = frameUDP4(a, b, sp, dp, 3)
+		default:
+			f = frameUDP6(rng, sp, dp)
+		}
+		var fast, slow Packet
+		fast.Frame, slow.Frame = f, f
+		fast.Zone, slow.Zone = uint16(i), uint16(i)
+		if err := packet.Parse(f, &fast.Meta); err != nil {
+			t.Fatal(err)
+		}
+		slow.Meta = fast.Meta
+		if !fast.classifyFast() {
+			t.Fatalf("fast path declined %x", f)
+		}
+		slow.classifyFields()
+		if fast.key != slow.key || fast.ckey != slow.ckey || fast.rev != slow.rev || fast.hash != slow.hash || fast.kind != slow.kind {
+			t.Fatalf("packet %d: fast %+v/%v/%x, fields %+v/%v/%x", i, fast.ckey, fast.rev, fast.hash, slow.ckey, slow.rev, slow.hash)
+		}
+	}
+}
+
+// frameUDP6 is a UDP/IPv6 frame between two random 2001:db8:: addresses
+// that often share a prefix.
+func frameUDP6(rng *rand.Rand, sp, dp uint16) []byte {
+	f := make([]byte, 14+40+8)
+	packet.Ethernet(f).SetEtherType(packet.EtherTypeIPv6)
+	ip := packet.IPv6(f[14:])
+	ip.SetVersionClassFlow(0, 0)
+	ip.SetPayloadLength(8)
+	ip.SetNextHeader(packet.ProtoUDP)
+	ip.SetHopLimit(64)
+	var s, d [16]byte
+	s[0], s[1], s[2], s[3] = 0x20, 0x01, 0x0d, 0xb8
+	d = s
+	if rng.IntN(2) == 0 {
+		s[8] = byte(rng.IntN(3))
+	}
+	s[15], d[15] = byte(rng.IntN(3)), byte(rng.IntN(3))
+	ip.SetSrc(s)
+	ip.SetDst(d)
+	binary.BigEndian.PutUint16(f[54:], sp)
+	binary.BigEndian.PutUint16(f[56:], dp)
+	binary.BigEndian.PutUint16(f[58:], 8)
+	fixChecksums(f)
+	return f
 }
