@@ -1,0 +1,184 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ProgramName is the kernel name of ctswitch's XDP program. Open uses it to
+// tell its own (possibly stale) program from someone else's.
+const ProgramName = "ctswitch_xsk"
+
+const xskMapName = "ctswitch_xsks"
+
+// FilterPass is the label a Filter jumps to in order to hand the frame to
+// the kernel (XDP_PASS) instead of the switch.
+const FilterPass = "ctswitch_pass"
+
+// XDP verdicts, IFLA_XDP_ATTACHED values and IFLA_XDP_FLAGS (uapi if_link.h).
+const (
+	xdpPass = 2
+
+	xdpAttachedDrv   = 1
+	xdpAttachedSKB   = 2
+	xdpAttachedHW    = 3
+	xdpAttachedMulti = 4
+
+	xdpFlagsUpdateIfNoExist = 1 << 0
+	xdpFlagsSKBMode         = 1 << 1
+	xdpFlagsDrvMode         = 1 << 2
+	xdpFlagsHWMode          = 1 << 3
+)
+
+// Filter is the hook for ports where the switch must see only part of the
+// traffic (underlay ports: tunnel packets for a local endpoint). Its
+// instructions run first, with the xdp_md context in R6 (R6-R9 are callee
+// saved; R1-R5 and R0 are free to use). To give a frame to the kernel they
+// jump to FilterPass; falling off the end redirects the frame to the
+// queue's socket. Maps the filter uses are the caller's (asm.LoadMapPtr
+// with their FD) and must stay open while the port is.
+type Filter struct {
+	Name         string // for error messages
+	Instructions asm.Instructions
+}
+
+// newXSKMap creates the queue -> socket map. Sized by the interface's queue
+// count, so frames on queues without a socket find an empty slot (PASS).
+func newXSKMap(entries int) (*ebpf.Map, error) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name:       xskMapName,
+		Type:       ebpf.XSKMap,
+		KeySize:    4,
+		ValueSize:  4,
+		MaxEntries: uint32(entries),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create XSKMAP: %w", err)
+	}
+	return m, nil
+}
+
+// newProgram builds and loads the XDP program:
+//
+//	r6 = ctx
+//	<filter>                              ; may jump to FilterPass
+//	return bpf_redirect_map(xsks, ctx->rx_queue_index, XDP_PASS)
+//	FilterPass: return XDP_PASS
+//
+// The XDP_PASS in the flags argument is what bpf_redirect_map returns when
+// the slot is empty (kernel >= 5.3): no socket on that queue, kernel path.
+func newProgram(xsks *ebpf.Map, f *Filter) (*ebpf.Program, error) {
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if f != nil {
+		insns = append(insns, f.Instructions...)
+	}
+	insns = append(insns,
+		asm.LoadMem(asm.R2, asm.R6, 16, asm.Word), // struct xdp_md.rx_queue_index
+		asm.LoadMapPtr(asm.R1, xsks.FD()),
+		asm.Mov.Imm(asm.R3, xdpPass),
+		asm.FnRedirectMap.Call(),
+		asm.Return(),
+	)
+	if f != nil {
+		// Only with a filter: the verifier rejects unreachable code.
+		insns = append(insns,
+			asm.Mov.Imm(asm.R0, xdpPass).WithSymbol(FilterPass),
+			asm.Return(),
+		)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         ProgramName,
+		Type:         ebpf.XDP,
+		License:      "Dual MIT/GPL",
+		Instructions: insns,
+	})
+	if err != nil {
+		what := "XDP program"
+		if f != nil {
+			what = fmt.Sprintf("XDP program with filter %q", f.Name)
+		}
+		return nil, fmt.Errorf("load %s: %w", what, err)
+	}
+	return prog, nil
+}
+
+// attachedProg describes the XDP program currently on an interface.
+type attachedProg struct {
+	id   uint32
+	mode uint32 // XDP_ATTACHED_DRV / SKB / HW / MULTI
+	name string
+}
+
+func (a *attachedProg) String() string {
+	return fmt.Sprintf("%q (id %d, %s mode)", a.name, a.id, attachModeName(a.mode))
+}
+
+func attachModeName(m uint32) string {
+	switch m {
+	case xdpAttachedDrv:
+		return "driver"
+	case xdpAttachedSKB:
+		return "generic"
+	case xdpAttachedHW:
+		return "offload"
+	case xdpAttachedMulti:
+		return "several"
+	}
+	return fmt.Sprintf("mode %d", m)
+}
+
+// attachFlags are the netlink flags that address a program attached in mode m.
+func attachFlags(m uint32) int {
+	switch m {
+	case xdpAttachedSKB:
+		return xdpFlagsSKBMode
+	case xdpAttachedHW:
+		return xdpFlagsHWMode
+	}
+	return xdpFlagsDrvMode
+}
+
+// inspectXDP returns the XDP program on link, or nil.
+func inspectXDP(link netlink.Link) *attachedProg {
+	x := link.Attrs().Xdp
+	if x == nil || !x.Attached {
+		return nil
+	}
+	a := &attachedProg{id: x.ProgId, mode: x.AttachMode}
+	if x.AttachMode == xdpAttachedMulti || x.ProgId == 0 {
+		a.name = "(several programs)"
+		return a
+	}
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(x.ProgId))
+	if err != nil {
+		a.name = "(unknown: " + err.Error() + ")"
+		return a
+	}
+	defer p.Close()
+	if info, err := p.Info(); err == nil {
+		a.name = info.Name
+	}
+	return a
+}
+
+// removeStale removes a ctswitch program that a legacy (netlink) attach
+// left behind. A program held by a live bpf_link can't be removed that way
+// (EBUSY): then another ctswitch port is using the interface.
+func removeStale(ns netns.NsHandle, link netlink.Link, a *attachedProg) error {
+	err := setXDPFd(ns, link.Attrs().Index, -1, attachFlags(a.mode))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("%w: %s already has ctswitch's XDP program %s attached through a live bpf_link (another open port, in this or another process)",
+			ErrInUse, link.Attrs().Name, a)
+	default:
+		return fmt.Errorf("remove stale ctswitch XDP program %s from %s: %w", a, link.Attrs().Name, err)
+	}
+}
