@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctswitch/ctswitch/packet"
@@ -246,8 +247,17 @@ func (s *Shard) exec(ctx context.Context, fn func(s *Shard)) error {
 		fn(s)
 		return nil
 	}
+	// state: 0 queued, 1 running, 2 abandoned by the caller. A request
+	// abandoned before it starts never runs, so fn's captured state is not
+	// raced; one already running is short and is waited for.
+	var state atomic.Int32
 	done := make(chan struct{})
-	req := func(s *Shard) { fn(s); close(done) }
+	req := func(s *Shard) {
+		if state.CompareAndSwap(0, 1) {
+			fn(s)
+		}
+		close(done)
+	}
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
@@ -257,8 +267,9 @@ func (s *Shard) exec(ctx context.Context, fn func(s *Shard)) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		// The request is queued and will still run; wait for it so fn's
-		// captured state is not raced.
+		if state.CompareAndSwap(0, 2) {
+			return fmt.Errorf("shard %d: %w", s.id, ErrNoOwner)
+		}
 		<-done
 		return nil
 	}

@@ -3,6 +3,7 @@ package conntrack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -298,5 +299,25 @@ func TestZoneLimitEvictsOnOtherOwner(t *testing.T) {
 	}
 	if r := tbl.Shard(1).Track(onOne, now); r.Verdict != VerdictNew || tbl.ZoneCount(5) != 2 {
 		t.Fatalf("retransmission: %s %s, zone count %d", r.Verdict, r.Why, tbl.ZoneCount(5))
+	}
+}
+
+// TestControlAbandonedRequest: a request queued to an owner that stops
+// polling returns ErrNoOwner when the context ends, instead of hanging,
+// and never runs afterwards.
+func TestControlAbandonedRequest(t *testing.T) {
+	tbl, _ := New(DefaultConfig())
+	s := tbl.Shard(0)
+	s.Own()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := s.exec(ctx, func(*Shard) { ran = true })
+	if !errors.Is(err, ErrNoOwner) {
+		t.Fatalf("got %v, want ErrNoOwner", err)
+	}
+	s.Poll(0) // the owner comes back: the abandoned request must not run
+	if ran {
+		t.Fatal("abandoned request ran")
 	}
 }
