@@ -64,10 +64,51 @@ func newXSKMap(entries int) (*ebpf.Map, error) {
 	return m, nil
 }
 
+// Arrival stamps. Workers order the frames of one connection that arrive
+// on different queues by the time the XDP program saw them (see Stamp): the
+// program writes it into the frame's metadata area, which AF_XDP copies
+// into the UMEM right in front of the frame, in copy mode too.
+const (
+	// StampLen is the metadata in front of each received frame:
+	// CLOCK_MONOTONIC nanoseconds (8 bytes), stampMagic (4 bytes) and the
+	// low 32 bits of the stamp xor stampMagic (4 bytes), all host order.
+	StampLen      = 16
+	stampMagic    = 0xc75a7e01
+	redirectLabel = "ctswitch_redirect"
+)
+
+// stampMagicImm is stampMagic as the 32-bit immediate the instruction holds.
+var stampMagicImm = func() int32 { m := uint32(stampMagic); return int32(m) }()
+
+// stampInstructions write the arrival stamp (see StampLen) in front of the
+// frame. Where the kernel has no metadata room the frame goes on unstamped
+// and the worker falls back to its own receive time.
+func stampInstructions() asm.Instructions {
+	return asm.Instructions{
+		asm.FnKtimeGetNs.Call(),
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, -StampLen),
+		asm.FnXdpAdjustMeta.Call(),
+		asm.JNE.Imm(asm.R0, 0, redirectLabel),
+		asm.LoadMem(asm.R2, asm.R6, 8, asm.Word), // xdp_md.data_meta
+		asm.LoadMem(asm.R3, asm.R6, 0, asm.Word), // xdp_md.data
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.Add.Imm(asm.R4, StampLen),
+		asm.JGT.Reg(asm.R4, asm.R3, redirectLabel), // the verifier wants the bounds check
+		asm.StoreMem(asm.R2, 0, asm.R7, asm.DWord),
+		asm.Mov.Imm32(asm.R5, stampMagicImm),
+		asm.StoreMem(asm.R2, 8, asm.R5, asm.Word),
+		asm.Xor.Reg32(asm.R7, asm.R5),
+		asm.StoreMem(asm.R2, 12, asm.R7, asm.Word),
+	}
+}
+
 // newProgram builds and loads the XDP program:
 //
 //	r6 = ctx
 //	<filter>                              ; may jump to FilterPass
+//	<arrival stamp into the metadata>     ; see stampInstructions
 //	return bpf_redirect_map(xsks, ctx->rx_queue_index, XDP_PASS)
 //	FilterPass: return XDP_PASS
 //
@@ -78,8 +119,9 @@ func newProgram(xsks *ebpf.Map, f *Filter) (*ebpf.Program, error) {
 	if f != nil {
 		insns = append(insns, f.Instructions...)
 	}
+	insns = append(insns, stampInstructions()...)
 	insns = append(insns,
-		asm.LoadMem(asm.R2, asm.R6, 16, asm.Word), // struct xdp_md.rx_queue_index
+		asm.LoadMem(asm.R2, asm.R6, 16, asm.Word).WithSymbol(redirectLabel), // struct xdp_md.rx_queue_index
 		asm.LoadMapPtr(asm.R1, xsks.FD()),
 		asm.Mov.Imm(asm.R3, xdpPass),
 		asm.FnRedirectMap.Call(),

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -382,4 +383,19 @@ func (q *Queue) close(timeout time.Duration) error {
 		return fmt.Errorf("%s queue %d: %w", q.port, q.id, err)
 	}
 	return nil
+}
+
+// Stamp returns the arrival time the XDP program wrote in front of a
+// received frame (CLOCK_MONOTONIC nanoseconds, the clock of Now), and false
+// when the frame carries none (the kernel had no metadata room).
+func (q *Queue) Stamp(d Desc) (int64, bool) {
+	if d.Addr%q.frameSize < StampLen || d.Addr >= uint64(len(q.umem)) {
+		return 0, false
+	}
+	m := q.umem[d.Addr-StampLen : d.Addr]
+	ts := binary.NativeEndian.Uint64(m[0:8])
+	if binary.NativeEndian.Uint32(m[8:12]) != stampMagic || binary.NativeEndian.Uint32(m[12:16]) != uint32(ts)^stampMagic {
+		return 0, false
+	}
+	return int64(ts), true
 }

@@ -1,0 +1,14 @@
+package dataplane
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Now returns CLOCK_MONOTONIC in nanoseconds: the clock of the XDP
+// program's arrival stamps (bpf_ktime_get_ns), so stamps and the workers'
+// own readings compare directly. The vDSO makes it a few ns, no syscall.
+func Now() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
