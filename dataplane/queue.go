@@ -399,3 +399,27 @@ func (q *Queue) Stamp(d Desc) (int64, bool) {
 	}
 	return int64(ts), true
 }
+
+// rxReady returns how many received frames wait in the rx ring. Unlike the
+// other methods it may be called from any goroutine while the queue is
+// open: it only reads the ring's two indexes (another worker uses it to
+// see that a sleeping owner has nothing pending).
+func (q *Queue) rxReady() int {
+	if q.state.Load() == qClosed {
+		return 0
+	}
+	return q.xsk.NumReceived()
+}
+
+// prepareWait gets the queue ready for its owner to sleep in poll(2): the
+// fill ring refilled completely and pending tx frames pushed out.
+func (q *Queue) prepareWait() error {
+	if err := q.acquire(); err != nil {
+		return err
+	}
+	defer q.release()
+	if err := q.refill(1); err != nil {
+		return fmt.Errorf("%s queue %d: refill: %w", q.port, q.id, err)
+	}
+	return q.kick()
+}

@@ -1,0 +1,591 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctswitch/ctswitch/conntrack"
+	"github.com/ctswitch/ctswitch/dataplane/l2"
+	"github.com/ctswitch/ctswitch/dataplane/policy"
+	"github.com/ctswitch/ctswitch/packet"
+)
+
+// PortSpec is one switch port.
+type PortSpec struct {
+	// Name identifies the port in policy rules, counters and the MAC
+	// table (default: the interface name).
+	Name string
+	// Interface is the Linux interface (a veth end, a NIC).
+	Interface string
+	// Network is the virtual network the port belongs to (default: the
+	// first network).
+	Network string
+}
+
+// NetworkSpec is a virtual network (bridge domain): ports that switch
+// frames among themselves by MAC, with one conntrack zone and one policy.
+type NetworkSpec struct {
+	Name string
+	// ID is the network's id in the MAC table, 1..4094 (default: its
+	// position, from 1).
+	ID uint16
+	// Zone is the conntrack zone of the network's connections.
+	Zone uint16
+	// Policy filters new connections (default: allow all, drop invalid).
+	Policy policy.Config
+	// MACLimit caps the MACs learned in the network (0: no limit).
+	MACLimit int
+	// Static MAC entries: MAC -> port name.
+	Static map[packet.MAC]string
+}
+
+// SwitchConfig says how to build a switch.
+type SwitchConfig struct {
+	Ports    []PortSpec
+	Networks []NetworkSpec // default: one network "default" (id 1, zone 0) with every port
+	// Workers is the number of workers (0: one per CPU the process may
+	// use, capped by the smallest port queue count). Worker i owns queue
+	// i of every port and conntrack shard i.
+	Workers int
+	// CPUs pins worker i to CPUs[i % len(CPUs)] (default: the CPUs the
+	// process may use, in order).
+	CPUs []int
+	// Port options: Mode, RingSize, FrameSize as in Config of Open.
+	Mode      Mode
+	RingSize  int
+	FrameSize int
+	// Batch is the most frames a worker takes from one queue at a time
+	// (default 64).
+	Batch int
+	// Conntrack configures the table (its Shards is set to Workers; a
+	// zero Default or Defrag means Linux's defaults).
+	Conntrack conntrack.Config
+	// MAC configures the MAC table.
+	MAC l2.Config
+	// HandoffSlots is each hand-off ring's size (default: 1024 with two
+	// workers, fewer with many; a power of two).
+	HandoffSlots int
+	// OrderWait bounds how long a worker holds frames waiting for a
+	// stalled worker's watermark before it processes them anyway
+	// (default 10ms; counted as order_wait_timeouts).
+	OrderWait time.Duration
+	Logger    *slog.Logger
+}
+
+const (
+	defaultBatch     = 64
+	defaultOrderWait = 10 * time.Millisecond
+	idlePoll         = 20 * time.Millisecond // longest sleep: conntrack expiry and control requests run between batches
+	reorderSlots     = 2048
+)
+
+// network is a built virtual network.
+type network struct {
+	name   string
+	id     uint16
+	zone   uint16
+	policy atomic.Pointer[policy.Policy]
+	ports  []int // port indexes
+}
+
+// swPort is a switch port: the spec, its network and its AF_XDP port (nil
+// for a port without I/O, as in benchmarks and fuzzing).
+type swPort struct {
+	name     string
+	ifname   string
+	net      *network
+	port     *Port
+	maxFrame int // largest frame accepted in and sent out: MTU + Ethernet + one VLAN tag
+}
+
+// Switch is a running (or ready) switch: ports, networks, workers, the
+// conntrack table and the MAC table. It owns its workers' goroutines and
+// the ports it opened.
+type Switch struct {
+	cfg      SwitchConfig
+	log      *slog.Logger
+	ports    []*swPort
+	portIdx  map[string]int
+	networks []*network
+	ct       *conntrack.Table
+	macs     *l2.Table
+	workers  []*worker
+	frameCap int
+
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	started bool
+	errMu   sync.Mutex
+	errs    []error
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// portIndexer resolves port names for policy compilation.
+type portIndexer map[string]int
+
+func (p portIndexer) PortIndex(name string) (int, bool) { i, ok := p[name]; return i, ok }
+
+// New validates cfg, opens every port and builds the workers; Start runs
+// them. On error nothing stays attached.
+func New(ctx context.Context, cfg SwitchConfig) (*Switch, error) {
+	sw, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range sw.ports {
+		port, err := Open(ctx, Config{
+			Interface: p.ifname, Mode: cfg.Mode, Queues: sw.cfg.Workers,
+			RingSize: cfg.RingSize, FrameSize: cfg.FrameSize,
+		})
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("port %s: %w", p.name, err), sw.closePorts())
+		}
+		p.port = port
+		p.maxFrame = port.MaxFrame()
+		sw.log.Info("port attached", "port", p.name, "interface", p.ifname, "mode", port.Mode().String(),
+			"queues", len(port.Queues()), "driver", port.Driver(), "max_frame", p.maxFrame)
+	}
+	sw.frameCap = 0
+	for _, p := range sw.ports {
+		sw.frameCap = max(sw.frameCap, p.maxFrame)
+	}
+	if err := sw.buildWorkers(); err != nil {
+		return nil, errors.Join(err, sw.closePorts())
+	}
+	return sw, nil
+}
+
+// build checks the configuration and builds everything but the ports'
+// I/O and the workers.
+func build(cfg SwitchConfig) (*Switch, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Ports) == 0 {
+		return nil, errors.New("switch: no ports (give at least one --port)")
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = defaultBatch
+	}
+	if cfg.Batch < 1 || cfg.Batch > 1024 {
+		return nil, fmt.Errorf("switch: batch %d: must be 1..1024", cfg.Batch)
+	}
+	if cfg.OrderWait == 0 {
+		cfg.OrderWait = defaultOrderWait
+	}
+	if cfg.OrderWait < 0 {
+		return nil, fmt.Errorf("switch: order wait %v: must be positive", cfg.OrderWait)
+	}
+	if len(cfg.CPUs) == 0 {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &set); err != nil {
+			return nil, fmt.Errorf("switch: cpu affinity: %w", err)
+		}
+		for c := 0; c < 1024 && len(cfg.CPUs) < set.Count(); c++ {
+			if set.IsSet(c) {
+				cfg.CPUs = append(cfg.CPUs, c)
+			}
+		}
+	}
+	if cfg.Workers < 0 || cfg.Workers > MaxQueues {
+		return nil, fmt.Errorf("switch: %d workers: must be 0 (one per CPU) to %d", cfg.Workers, MaxQueues)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = len(cfg.CPUs)
+	}
+	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{})}
+
+	if len(cfg.Networks) == 0 {
+		cfg.Networks = []NetworkSpec{{Name: "default"}}
+		sw.cfg.Networks = cfg.Networks
+	}
+	netByName := map[string]*network{}
+	usedIDs := map[uint16]string{}
+	for i, ns := range cfg.Networks {
+		if ns.Name == "" {
+			return nil, fmt.Errorf("switch: network %d has no name", i+1)
+		}
+		if _, dup := netByName[ns.Name]; dup {
+			return nil, fmt.Errorf("switch: network %q defined twice", ns.Name)
+		}
+		id := ns.ID
+		if id == 0 {
+			id = uint16(i + 1)
+		}
+		if id < 1 || id > 4094 {
+			return nil, fmt.Errorf("switch: network %q: id %d: must be 1..4094", ns.Name, id)
+		}
+		if other, dup := usedIDs[id]; dup {
+			return nil, fmt.Errorf("switch: networks %q and %q both have id %d", other, ns.Name, id)
+		}
+		usedIDs[id] = ns.Name
+		n := &network{name: ns.Name, id: id, zone: ns.Zone}
+		netByName[ns.Name] = n
+		sw.networks = append(sw.networks, n)
+	}
+	for i, ps := range cfg.Ports {
+		if ps.Interface == "" {
+			return nil, fmt.Errorf("switch: port %d has no interface", i+1)
+		}
+		name := ps.Name
+		if name == "" {
+			name = ps.Interface
+		}
+		if _, dup := sw.portIdx[name]; dup {
+			return nil, fmt.Errorf("switch: port %q given twice", name)
+		}
+		for _, p := range sw.ports {
+			if p.ifname == ps.Interface {
+				return nil, fmt.Errorf("switch: interface %s is both port %q and port %q", ps.Interface, p.name, name)
+			}
+		}
+		n := sw.networks[0]
+		if ps.Network != "" {
+			var ok bool
+			if n, ok = netByName[ps.Network]; !ok {
+				return nil, fmt.Errorf("switch: port %q: no network %q", name, ps.Network)
+			}
+		}
+		sw.portIdx[name] = len(sw.ports)
+		n.ports = append(n.ports, len(sw.ports))
+		sw.ports = append(sw.ports, &swPort{name: name, ifname: ps.Interface, net: n, maxFrame: 1500 + 18})
+	}
+	for i, ns := range cfg.Networks {
+		pol, err := policy.Compile(ns.Policy, portIndexer(sw.portIdx))
+		if err != nil {
+			return nil, fmt.Errorf("switch: network %q: %w", ns.Name, err)
+		}
+		sw.networks[i].policy.Store(pol)
+	}
+
+	ctCfg := cfg.Conntrack
+	if ctCfg.Default.Timeouts == (conntrack.Timeouts{}) {
+		ctCfg.Default = conntrack.DefaultZoneConfig()
+	}
+	if ctCfg.Defrag == (conntrack.DefragConfig{}) {
+		ctCfg.Defrag = conntrack.DefaultDefragConfig()
+	}
+	ctCfg.Shards = cfg.Workers
+	ct, err := conntrack.New(ctCfg)
+	if err != nil {
+		return nil, fmt.Errorf("switch: conntrack: %w", err)
+	}
+	sw.ct = ct
+	macs, err := l2.New(cfg.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("switch: MAC table: %w", err)
+	}
+	sw.macs = macs
+	for i, ns := range cfg.Networks {
+		n := sw.networks[i]
+		if ns.MACLimit < 0 {
+			return nil, fmt.Errorf("switch: network %q: MAC limit %d: must be >= 0", ns.Name, ns.MACLimit)
+		}
+		if err := macs.SetLimit(n.id, ns.MACLimit); err != nil {
+			return nil, fmt.Errorf("switch: network %q: %w", ns.Name, err)
+		}
+		for mac, portName := range ns.Static {
+			pi, ok := sw.portIdx[portName]
+			if !ok || sw.ports[pi].net != n {
+				return nil, fmt.Errorf("switch: network %q: static MAC %s: port %q is not in the network", ns.Name, net6(mac), portName)
+			}
+			if err := macs.AddStatic(n.id, mac, uint16(pi)); err != nil {
+				return nil, fmt.Errorf("switch: network %q: static MAC %s: %w", ns.Name, net6(mac), err)
+			}
+		}
+	}
+	return sw, nil
+}
+
+func net6(m packet.MAC) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// buildWorkers sizes the workers to the ports' queues and wires the
+// hand-off rings between every pair.
+func (sw *Switch) buildWorkers() error {
+	n := sw.cfg.Workers
+	for _, p := range sw.ports {
+		if p.port != nil && len(p.port.Queues()) < n {
+			return fmt.Errorf("switch: port %s has %d queues, %d workers need %d (create the veth with numrxqueues/numtxqueues %d, or ethtool -L %s combined %d; or ask for fewer workers)",
+				p.name, len(p.port.Queues()), n, n, n, p.ifname, n)
+		}
+	}
+	if sw.frameCap == 0 {
+		for _, p := range sw.ports {
+			sw.frameCap = max(sw.frameCap, p.maxFrame)
+		}
+	}
+	slots := sw.cfg.HandoffSlots
+	if slots == 0 {
+		slots = 1024
+		if n > 2 {
+			slots = max(64, 2048/(n-1))
+		}
+	}
+	slots = ceilPow2(slots)
+	sw.workers = make([]*worker, n)
+	for i := range n {
+		w, err := newWorker(sw, i)
+		if err != nil {
+			for _, o := range sw.workers[:i] {
+				o.close()
+			}
+			return err
+		}
+		sw.workers[i] = w
+	}
+	for i, w := range sw.workers {
+		w.in = make([]*handoff, n)
+		w.out = make([]*handoff, n)
+		_ = i
+	}
+	for i := range n {
+		for j := range n {
+			if i != j {
+				h := newHandoff(slots, sw.frameCap)
+				sw.workers[i].out[j] = h
+				sw.workers[j].in[i] = h
+			}
+		}
+	}
+	return nil
+}
+
+func ceilPow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// MaxQueues bounds workers and queues per port.
+const MaxQueues = 64
+
+// Start runs the workers and the housekeeping goroutine (MAC aging).
+func (sw *Switch) Start() error {
+	if sw.started {
+		return errors.New("switch: already started")
+	}
+	sw.started = true
+	// A worker holds a P while it runs and needs one back after every
+	// poll(2): with GOMAXPROCS at the CPU count, a worker woken by traffic
+	// could wait a whole scheduling quantum (10 ms) behind goroutines of
+	// the control plane, and hold up every other worker's ordered frames.
+	if need := runtime.NumCPU() + len(sw.workers); runtime.GOMAXPROCS(0) < need {
+		runtime.GOMAXPROCS(need)
+	}
+	for _, w := range sw.workers {
+		w.shard.Own()
+		sw.wg.Add(1)
+		go w.run()
+	}
+	sw.wg.Add(1)
+	go sw.housekeeping()
+	sw.log.Info("switch started", "workers", len(sw.workers), "ports", len(sw.ports), "networks", len(sw.networks))
+	return nil
+}
+
+// housekeeping ages the MAC table a slice at a time.
+func (sw *Switch) housekeeping() {
+	defer sw.wg.Done()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-sw.stop:
+			return
+		case <-t.C:
+			sw.macs.Age(Now(), 4096)
+		}
+	}
+}
+
+// workerFailed records a worker's fatal error; Err reports it.
+func (sw *Switch) workerFailed(id int, err error) {
+	sw.errMu.Lock()
+	sw.errs = append(sw.errs, fmt.Errorf("worker %d: %w", id, err))
+	sw.errMu.Unlock()
+	sw.log.Error("worker stopped", "worker", id, "err", err)
+}
+
+// Err returns the errors that stopped workers, if any.
+func (sw *Switch) Err() error {
+	sw.errMu.Lock()
+	defer sw.errMu.Unlock()
+	return errors.Join(sw.errs...)
+}
+
+// Close stops the workers (they finish their batch and flush), then
+// detaches and closes every port.
+func (sw *Switch) Close() error {
+	sw.closeMu.Lock()
+	defer sw.closeMu.Unlock()
+	if sw.closed {
+		return nil
+	}
+	sw.closed = true
+	close(sw.stop)
+	for _, w := range sw.workers {
+		w.wake()
+	}
+	sw.wg.Wait()
+	for _, w := range sw.workers {
+		w.shard.Release()
+		w.close()
+	}
+	err := sw.closePorts()
+	sw.ct.Close()
+	return err
+}
+
+func (sw *Switch) closePorts() error {
+	var errs []error
+	for _, p := range sw.ports {
+		if p.port != nil {
+			if err := p.port.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("port %s: %w", p.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Conntrack returns the connection table (its control calls are requests
+// the workers execute).
+func (sw *Switch) Conntrack() *conntrack.Table { return sw.ct }
+
+// MACs returns the MAC table.
+func (sw *Switch) MACs() *l2.Table { return sw.macs }
+
+// Workers returns the number of workers.
+func (sw *Switch) Workers() int { return len(sw.workers) }
+
+// PortNames returns the ports' names by index.
+func (sw *Switch) PortNames() []string {
+	names := make([]string, len(sw.ports))
+	for i, p := range sw.ports {
+		names[i] = p.name
+	}
+	return names
+}
+
+// Port returns the AF_XDP port of a switch port by name (nil if unknown).
+func (sw *Switch) Port(name string) *Port {
+	if i, ok := sw.portIdx[name]; ok {
+		return sw.ports[i].port
+	}
+	return nil
+}
+
+// SetPolicy compiles and swaps a network's policy; workers pick it up with
+// their next frame.
+func (sw *Switch) SetPolicy(networkName string, cfg policy.Config) error {
+	for _, n := range sw.networks {
+		if n.name == networkName {
+			p, err := policy.Compile(cfg, portIndexer(sw.portIdx))
+			if err != nil {
+				return fmt.Errorf("network %q: %w", networkName, err)
+			}
+			n.policy.Store(p)
+			return nil
+		}
+	}
+	return fmt.Errorf("no network %q", networkName)
+}
+
+// Policy returns a network's current policy.
+func (sw *Switch) Policy(networkName string) *policy.Policy {
+	for _, n := range sw.networks {
+		if n.name == networkName {
+			return n.policy.Load()
+		}
+	}
+	return nil
+}
+
+// WorkerStats are one worker's counters.
+type WorkerStats struct {
+	Worker      int
+	CPU         int
+	Processed   uint64
+	Forwarded   uint64
+	HandoffOut  uint64
+	HandoffIn   uint64
+	Reordered   uint64
+	OrderWaitTO uint64
+	Batches     uint64
+	Sleeps      uint64
+	BusyNs      uint64
+	Drops       map[string]uint64
+}
+
+// PortStats are a port's counters, per queue.
+type PortStats struct {
+	Name      string
+	Interface string
+	Network   string
+	Mode      string
+	Queues    []QueueStats
+}
+
+// Stats is a snapshot of the switch's counters.
+type Stats struct {
+	Workers []WorkerStats
+	Ports   []PortStats
+	// Drops sums every worker's drops by reason name (zeros included).
+	Drops map[string]uint64
+}
+
+// Stats returns the counters; safe from any goroutine.
+func (sw *Switch) Stats() Stats {
+	st := Stats{Drops: map[string]uint64{}}
+	for _, d := range Drops() {
+		st.Drops[d.Name()] = 0
+	}
+	for _, w := range sw.workers {
+		c := &w.ctr
+		ws := WorkerStats{
+			Worker: w.id, CPU: w.cpu, Processed: c.processed.load(), Forwarded: c.forwarded.load(),
+			HandoffOut: c.handoffOut.load(), HandoffIn: c.handoffIn.load(), Reordered: c.reordered.load(),
+			OrderWaitTO: c.orderWaitTO.load(), Batches: c.batches.load(), Sleeps: c.sleeps.load(),
+			BusyNs: c.busyNs.load(), Drops: map[string]uint64{},
+		}
+		for _, d := range Drops() {
+			v := c.drops[d].load()
+			if v != 0 {
+				ws.Drops[d.Name()] = v
+			}
+			st.Drops[d.Name()] += v
+		}
+		st.Workers = append(st.Workers, ws)
+	}
+	for _, p := range sw.ports {
+		ps := PortStats{Name: p.name, Interface: p.ifname, Network: p.net.name}
+		if p.port != nil {
+			ps.Mode = p.port.Mode().String()
+			ps.Queues = p.port.Stats()
+		}
+		st.Ports = append(st.Ports, ps)
+	}
+	return st
+}
+
+// NumCPU is the number of CPUs the process may run on.
+func NumCPU() int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return runtime.NumCPU()
+	}
+	return set.Count()
+}
