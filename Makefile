@@ -2,15 +2,15 @@
 
 GO       ?= go
 FUZZTIME ?= 60s
-FUZZPKGS  = ./packet ./conntrack
+FUZZPKGS  = ./packet ./conntrack ./dataplane ./dataplane/l2 ./dataplane/policy
 
 .PHONY: all test build bench fuzz captures
 
 all: build
 
-## test: vet, all tests, and the race detector over conntrack
+## test: vet, all tests (privileged ones need root), and the race detector over the lock-free tables
 test:
-	$(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -count=1 -race ./conntrack/...
+	$(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -count=1 -race ./conntrack/... ./dataplane/l2 ./dataplane/policy
 
 ## build: the ctswitch binary, in bin/
 build:
@@ -18,7 +18,7 @@ build:
 
 ## bench: the fast-path benchmarks (speed claims come from here)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./packet ./conntrack
+	$(GO) test -run '^$$' -bench . -benchmem ./packet ./conntrack ./dataplane/...
 
 ## fuzz: every fuzz target of packet and conntrack, $(FUZZTIME) each
 fuzz:

@@ -73,18 +73,21 @@ type SwitchConfig struct {
 	// HandoffSlots is each hand-off ring's size (default: 1024 with two
 	// workers, fewer with many; a power of two).
 	HandoffSlots int
+	// ReorderSlots is the size of each worker's reorder buffer, the frames
+	// it may hold while waiting for the other workers (default 2048).
+	ReorderSlots int
 	// OrderWait bounds how long a worker holds frames waiting for a
 	// stalled worker's watermark before it processes them anyway
-	// (default 10ms; counted as order_wait_timeouts).
+	// (default 100ms; counted as order_wait_timeouts).
 	OrderWait time.Duration
 	Logger    *slog.Logger
 }
 
 const (
-	defaultBatch     = 64
-	defaultOrderWait = 10 * time.Millisecond
-	idlePoll         = 20 * time.Millisecond // longest sleep: conntrack expiry and control requests run between batches
-	reorderSlots     = 2048
+	defaultBatch        = 64
+	defaultOrderWait    = 100 * time.Millisecond
+	idlePoll            = 20 * time.Millisecond // longest sleep: conntrack expiry and control requests run between batches
+	defaultReorderSlots = 2048
 )
 
 // network is a built virtual network.
@@ -178,6 +181,12 @@ func build(cfg SwitchConfig) (*Switch, error) {
 	}
 	if cfg.Batch < 1 || cfg.Batch > 1024 {
 		return nil, fmt.Errorf("switch: batch %d: must be 1..1024", cfg.Batch)
+	}
+	if cfg.ReorderSlots == 0 {
+		cfg.ReorderSlots = defaultReorderSlots
+	}
+	if cfg.ReorderSlots < 1 || cfg.ReorderSlots > 1<<16 {
+		return nil, fmt.Errorf("switch: reorder slots %d: must be 1..65536", cfg.ReorderSlots)
 	}
 	if cfg.OrderWait == 0 {
 		cfg.OrderWait = defaultOrderWait

@@ -115,7 +115,7 @@ func newWorker(sw *Switch, id int) (*worker, error) {
 		descs:     make([]Desc, batch),
 		rxPkts:    make([]conntrack.Packet, nports*batch),
 		inTaken:   make([]int, sw.cfg.Workers),
-		reorder:   newSlots(reorderSlots, sw.frameCap),
+		reorder:   newSlots(sw.cfg.ReorderSlots, sw.frameCap),
 		track:     make([]*conntrack.Packet, 0, maxTrack),
 		results:   make([]conntrack.Result, maxTrack),
 		tx:        make([]txBatch, nports),

@@ -4,9 +4,12 @@
 // (switch) namespace, each with its MTU, queue count, MAC, addresses,
 // static neighbours and the hosts' routes.
 //
-// Up returns once every link is operationally up: until the kernel has
-// seen the carrier (through linkwatch, up to a second later) IPv6 drops
-// neighbour solicitations on the link.
+// Up returns once every link is operationally up and every IPv6 address
+// can be resolved by its neighbours: until the kernel has seen the carrier
+// (through linkwatch, up to a second later) IPv6 drops neighbour
+// solicitations on the link, and until it has joined the solicited-node
+// multicast group of an address (from a work queue, a millisecond or so
+// later) it ignores solicitations for that address.
 //
 // Lab owns every namespace and link it creates and nothing else: Down
 // removes exactly those, and the sweeper only removes objects that carry
@@ -15,12 +18,21 @@
 // interfaces or addresses it did not create. Addresses must come from the
 // benchmarking range 198.18.0.0/15 or the documentation range 2001:db8::/32.
 //
+// A kept lab (Topology.Keep) outlives its creator: the sweeper leaves it
+// alone, and any process can rebuild it from its record with Open (which
+// is why records hold the topology) and remove it with Down. List shows
+// every recorded lab. DemoTopology is the lab of "ctswitch lab up": VMs
+// whose veths end in the caller's namespace as switch ports.
+//
+// TCPTransfer, UDPExchange and Ping run traffic between hosts through the
+// namespaces' own kernel stacks, bounded by timeouts and the context.
+//
 // Everything is done with netlink (vishvananda/netlink and netns); the
 // library never shells out to ip(8). Code that has to run inside a host
 // (Run, Exec, Ping, OpenRaw) runs on a locked OS thread that is switched
 // into the namespace and back; a thread that cannot be switched back is
 // discarded, never returned to the Go scheduler.
 //
-// A lab is not safe for concurrent Up/Down, but Run, Exec, Ping and
-// OpenRaw may be called from many goroutines at once.
+// A lab is not safe for concurrent Up/Down, but Run, Exec, Ping, OpenRaw
+// and the traffic helpers may be called from many goroutines at once.
 package lab

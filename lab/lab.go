@@ -93,23 +93,32 @@ func (l *Lab) pickID() error {
 		if clash {
 			continue
 		}
-		l.rawID, l.id = id, l.topo.Prefix+id
-		for _, h := range l.topo.Hosts {
-			l.hostNs[h.Name] = nsName(l.topo.Prefix, id, h.Name)
-		}
-		for i, lk := range l.topo.Links {
-			if lk.B.Host == "" {
-				l.swIfs[lk.Name] = switchIfName(l.topo.Prefix, id, i)
-			}
-		}
+		l.setNames(id)
 		return nil
 	}
 	return errors.New("lab: no free lab id after 20 tries")
 }
 
-func (l *Lab) record() *record {
-	r := &record{ID: l.rawID, Prefix: l.topo.Prefix, PID: os.Getpid()}
+// setNames derives the lab id, namespace and switch-side interface names
+// from the random suffix id.
+func (l *Lab) setNames(id string) {
+	l.rawID, l.id = id, l.topo.Prefix+id
+	for _, h := range l.topo.Hosts {
+		l.hostNs[h.Name] = nsName(l.topo.Prefix, id, h.Name)
+	}
+	for i, lk := range l.topo.Links {
+		if lk.B.Host == "" {
+			l.swIfs[lk.Name] = switchIfName(l.topo.Prefix, id, i)
+		}
+	}
+}
+
+// record is the lab's record; keep marks it kept (see Topology.Keep).
+func (l *Lab) record(keep bool) *record {
+	t := l.topo
+	r := &record{ID: l.rawID, Prefix: l.topo.Prefix, PID: os.Getpid(), Keep: keep, Topology: &t}
 	r.Start, _ = processStart(r.PID)
+	r.SwitchNetns, _ = nsInode(l.self)
 	for _, h := range l.topo.Hosts {
 		r.Netns = append(r.Netns, l.hostNs[h.Name])
 	}
@@ -124,7 +133,7 @@ func (l *Lab) record() *record {
 func (l *Lab) build(ctx context.Context) error {
 	// The record goes first: from now on the sweeper of another process
 	// knows these names belong to a live lab.
-	if err := writeRecord(l.record()); err != nil {
+	if err := writeRecord(l.record(false)); err != nil {
 		return err
 	}
 	for _, h := range l.topo.Hosts {
@@ -158,12 +167,21 @@ func (l *Lab) build(ctx context.Context) error {
 	if err := l.waitOperUp(ctx); err != nil {
 		return err
 	}
+	if err := l.waitIPv6Ready(ctx); err != nil {
+		return err
+	}
 	for _, h := range l.topo.Hosts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := l.addRoutes(h); err != nil {
 			return fmt.Errorf("host %q: %w", h.Name, err)
+		}
+	}
+	if l.topo.Keep {
+		// Only now: a kept record of a half-built lab would never be swept.
+		if err := writeRecord(l.record(true)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -282,13 +300,18 @@ func (l *Lab) configure(lk *Link, ep *Endpoint) error {
 	// detection: a tentative link-local address holds up neighbour
 	// discovery for about two seconds after the link comes up.
 	knob, val := "accept_dad", "0"
-	if lk.DisableIPv6 {
+	if lk.DisableIPv6 || ep.DisableIPv6 {
 		knob, val = "disable_ipv6", "1"
 	}
 	if err := l.inNs(ep.Host, func() error {
 		return os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/"+knob, []byte(val), 0o644)
 	}); err != nil {
 		return fmt.Errorf("%s: %s: set %s: %w", where, name, knob, err)
+	}
+	if ep.TxChecksumOff {
+		if err := l.DisableTxChecksum(ep.Host, name); err != nil {
+			return err
+		}
 	}
 	return l.withHandle(ep.Host, func(nh *netlink.Handle) error {
 		link, err := nh.LinkByName(name)

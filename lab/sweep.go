@@ -29,6 +29,15 @@ type record struct {
 	Start       uint64   `json:"start"` // process start time (clock ticks since boot) against PID reuse
 	Netns       []string `json:"netns"`
 	SwitchLinks []string `json:"switch_links"`
+	// Keep: the lab is kept (Topology.Keep); the sweeper leaves it alone
+	// whether or not its owner runs. Set once the lab is complete.
+	Keep bool `json:"keep,omitempty"`
+	// SwitchNetns is the inode of the namespace that holds the
+	// switch-side ends (the one Up ran in); Open checks it.
+	SwitchNetns uint64 `json:"switch_netns,omitempty"`
+	// Topology is the normalized topology, from which Open rebuilds the
+	// lab. Records of older versions lack it.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 func recordPath(id string) string { return filepath.Join(recordDir, id+".json") }
@@ -125,8 +134,9 @@ func switchIfName(prefix, id string, idx int) string {
 
 // Sweep removes what killed runs left behind: namespaces in /run/netns and
 // links in the caller's namespace whose names carry prefix and a lab id,
-// unless the process that created that lab is still running. It returns
-// the names it removed. Up calls it before building a lab.
+// unless the process that created that lab is still running or the lab
+// is kept (Topology.Keep). It returns the names it removed. Up calls it
+// before building a lab.
 func Sweep(prefix string) ([]string, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
@@ -153,7 +163,7 @@ func Sweep(prefix string) ([]string, error) {
 	}
 	live := func(id string) bool {
 		r, ok := recs[id]
-		return ok && r.alive()
+		return ok && (r.Keep || r.alive())
 	}
 
 	var removed []string
@@ -181,7 +191,7 @@ func Sweep(prefix string) ([]string, error) {
 		removed = append(removed, "netns "+n)
 	}
 	for id, r := range recs {
-		if (r.Prefix == prefix || r.Prefix == "") && !r.alive() {
+		if (r.Prefix == prefix || r.Prefix == "") && !r.Keep && !r.alive() {
 			if err := os.Remove(recordPath(id)); err != nil && !os.IsNotExist(err) {
 				errs = append(errs, fmt.Errorf("remove stale lab record %s: %w", id, err))
 			}

@@ -39,6 +39,16 @@ type Topology struct {
 	Prefix string
 	Hosts  []Host
 	Links  []Link
+	// Keep makes the lab outlive the process that built it: the sweeper
+	// leaves a kept lab alone whatever became of its owner, and only Down
+	// (on the Lab from Up, or from Open in any process) removes it. The
+	// lab is marked kept once Up has built all of it, so a run killed
+	// halfway through Up still leaves only stale objects to sweep.
+	Keep bool
+
+	// demoErr is why DemoTopology could not honour its options; validate
+	// reports it.
+	demoErr error
 }
 
 // Host is a network namespace.
@@ -89,6 +99,17 @@ type Endpoint struct {
 	Addrs []string
 	// Neighbors are permanent ARP / ND entries on this interface.
 	Neighbors []Neighbor
+	// DisableIPv6 turns IPv6 off on this end only (Link.DisableIPv6 turns
+	// it off on both), e.g. to keep the switch namespace's kernel from
+	// sending router solicitations and MLD reports into a VM.
+	DisableIPv6 bool
+	// TxChecksumOff turns transmit checksum offload off on this end
+	// (ethtool -K IF tx off), so the kernel puts complete checksums into
+	// the frames it sends here rather than leaving them to the "hardware"
+	// (a veth only marks them partial). Needed when the peer end feeds
+	// AF_XDP or raw sockets, which see the frames as they are; it also
+	// turns off TSO, so no frame is longer than the MTU.
+	TxChecksumOff bool
 }
 
 // Neighbor is a static ARP (IPv4) or ND (IPv6) entry.
@@ -140,6 +161,9 @@ func (t Topology) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("lab: "+format, args...))
+	}
+	if t.demoErr != nil {
+		errs = append(errs, t.demoErr)
 	}
 	if !prefixRE.MatchString(t.Prefix) {
 		bad("prefix %q: want 2 to 6 lower-case letters", t.Prefix)
@@ -227,6 +251,8 @@ func (t Topology) validate() error {
 				}
 				if p.Addr().Is6() && l.DisableIPv6 {
 					bad("%s: IPv6 address %s on a link with DisableIPv6", ew, a)
+				} else if p.Addr().Is6() && ep.DisableIPv6 {
+					bad("%s: IPv6 address %s on an end with DisableIPv6", ew, a)
 				}
 				if other, dup := addrs[p.Addr()]; dup {
 					bad("%s: duplicate address %s (also on %s)", ew, p.Addr(), other)

@@ -46,6 +46,9 @@ replay" runs a capture through it and explains every verdict.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newCTCmd(),
+		newLabCmd(),
+		newRunCmd(),
+		newDemoCmd(),
 	)
 	return root
 }

@@ -99,12 +99,12 @@ Needs root (CAP_NET_ADMIN, CAP_BPF, CAP_IPC_LOCK).`,
 	f.IntVar(&rf.maxConns, "ct-max-conns", conntrack.DefaultMaxConns, "connection table capacity")
 	f.DurationVar(&rf.macMaxAge, "mac-max-age", 300*time.Second, "learned MACs not seen for this long are forgotten")
 	f.IntVar(&rf.macLimit, "mac-limit", 0, "most MACs learned in the network (0: no limit); beyond it new MACs are not learned (counted)")
-	f.IntVar(&rf.macCapacity, "mac-capacity", 65536, "MAC table capacity")
+	f.IntVar(&rf.macCapacity, "mac-capacity", 65536, "most MACs the table holds, over all networks")
 	f.DurationVar(&rf.statsEvery, "stats-interval", 0, "print rates every interval (0: only at exit)")
 	f.DurationVar(&rf.duration, "duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	f.StringVar(&rf.logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.StringVar(&rf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.DurationVar(&rf.orderWait, "order-wait", 10*time.Millisecond, "longest a worker holds frames for a stalled worker before processing them anyway")
+	f.DurationVar(&rf.orderWait, "order-wait", 100*time.Millisecond, "longest a worker holds frames for a stalled worker before processing them anyway")
 	f.IntVar(&rf.handoffSlots, "handoff-slots", 0, "slots of each worker-to-worker hand-off ring (0: 1024 for two workers, fewer for many)")
 	return cmd
 }
