@@ -73,6 +73,11 @@ type SwitchConfig struct {
 	// HandoffSlots is each hand-off ring's size (default: 1024 with two
 	// workers, fewer with many; a power of two).
 	HandoffSlots int
+	// Spin makes idle workers poll their rings instead of sleeping in
+	// poll(2): lower latency and no wake-up cost per burst, at the price
+	// of a whole core per worker even without traffic (like an Open
+	// vSwitch PMD thread).
+	Spin bool
 	// ReorderSlots is the size of each worker's reorder buffer, the frames
 	// it may hold while waiting for the other workers (default 2048).
 	ReorderSlots int

@@ -484,6 +484,19 @@ func (w *worker) idle() error {
 	if w.efd < 0 {
 		return nil
 	}
+	if w.sw.cfg.Spin {
+		// Push out what an earlier Transmit left in the rings; Receive
+		// refills the fill rings.
+		for _, q := range w.queues {
+			if q != nil {
+				if err := q.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		w.maybePoll(Now())
+		return nil
+	}
 	for _, q := range w.queues {
 		if q != nil {
 			if err := q.prepareWait(); err != nil {

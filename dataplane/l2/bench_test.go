@@ -13,7 +13,7 @@ var benchSizes = []int{1, 100_000}
 // 0..7) and those MACs, in a shuffled order so that lookups don't walk the
 // slots in sequence.
 func benchTable(b *testing.B, n int) (*Table, []packet.MAC) {
-	tb := newTable(b, Config{Capacity: max(n, 1024)})
+	tb := newTable(b, Config{Capacity: max(n+1, 1024)}) // +1: room for BenchmarkLearnNew
 	macs := make([]packet.MAC, n)
 	for i := range macs {
 		// Scatter the index over the MAC's bytes like real NIC addresses.

@@ -281,6 +281,8 @@ func setGates(t *testing.T, keys ...gateKey) map[gateKey]*gate {
 // B on port 2; C, in the home slot at first, is deleted by the script.
 func TestInsertRaces(t *testing.T) {
 	type env struct {
+		tb      *Table
+		k       uint64 // the raced key
 		g       map[gateKey]*gate
 		learn   func(port uint16) chan LearnResult
 		deleteC func()
@@ -346,6 +348,25 @@ func TestInsertRaces(t *testing.T) {
 			},
 			wantPort: 1, wantA: LearnNew, wantB: LearnRefreshed,
 		},
+		{
+			// A remover holds B's published copy when A rescans: A backs out
+			// and leaves the decision to the remover (which keeps it here).
+			name:  "locked copy wins",
+			gates: []gateKey{{hookBeforeClaim, 1}},
+			script: func(e env) (LearnResult, LearnResult) {
+				a := e.learn(1)
+				<-at(e, hookBeforeClaim, 1).arrived
+				e.deleteC()
+				rb := <-e.learn(2)
+				i, _ := e.tb.find(e.k)
+				e.tb.slots[i].key.Store(e.k | flagLock)
+				at(e, hookBeforeClaim, 1).resume <- struct{}{}
+				ra := <-a
+				e.tb.slots[i].key.Store(e.k)
+				return ra, rb
+			},
+			wantPort: 2, wantA: LearnRefreshed, wantB: LearnNew,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,7 +378,7 @@ func TestInsertRaces(t *testing.T) {
 			if i, _ := tb.find(makeKey(1, c)); uint64(i) != tb.home(makeKey(1, k)) {
 				t.Fatal("C is not in K's home slot")
 			}
-			e := env{g: setGates(t, tt.gates...)}
+			e := env{tb: tb, k: makeKey(1, k), g: setGates(t, tt.gates...)}
 			e.learn = func(port uint16) chan LearnResult {
 				ch := make(chan LearnResult, 1)
 				go func() { ch <- tb.Learn(1, k, port, 0) }()
@@ -393,5 +414,61 @@ func collidingMACs(tb *Table) (k, c packet.MAC) {
 			return mac(i), mac(j)
 		}
 		homes[h] = i
+	}
+}
+
+// TestInFlightStates puts one key in each state another goroutine would
+// leave it in for a moment, and checks what each call does meanwhile.
+func TestInFlightStates(t *testing.T) {
+	tb := newTable(t, Config{Capacity: 64})
+	m := mac(1)
+	k := makeKey(1, m)
+	tb.Learn(1, m, 1, 0)
+	i, _ := tb.find(k)
+	s := &tb.slots[i]
+	v := s.val.Load()
+
+	// A remover holds the key and froze the value.
+	s.key.Store(k | flagLock)
+	s.val.Store(v | valFrozen)
+	if r := tb.Learn(1, m, 2, 5*sec); r != LearnRefreshed {
+		t.Errorf("Learn on a locked key = %v", r)
+	}
+	if _, ok := tb.Lookup(1, m, 0); ok {
+		t.Error("Lookup hit a locked key")
+	}
+	if tb.Delete(1, m) {
+		t.Error("Delete of a locked key")
+	}
+	if err := tb.AddStatic(1, m, 3); !errors.Is(err, ErrBusy) {
+		t.Errorf("AddStatic on a key locked forever = %v", err)
+	}
+	if tb.Flush(0, -1) != 0 || tb.Age(1<<40, tb.Stats().Slots) != 0 || len(tb.List(0, 0)) != 0 {
+		t.Error("control plane touched a locked key")
+	}
+	if s.val.Load() != v|valFrozen {
+		t.Error("a frozen value was written")
+	}
+
+	// Unlocked, value still frozen (the remover unfreezes first, so only a
+	// reader that loaded the value early sees this): learning must not write.
+	s.key.Store(k)
+	if r := tb.Learn(1, m, 2, 5*sec); r != LearnRefreshed || s.val.Load() != v|valFrozen {
+		t.Errorf("Learn on a frozen value = %v, value %#x", r, s.val.Load())
+	}
+	s.val.Store(v)
+
+	// A pending insert of the key by someone else.
+	s.key.Store(k | flagPend)
+	if r := tb.Learn(1, m, 2, 0); r != LearnRefreshed {
+		t.Errorf("Learn on a pending key = %v", r)
+	}
+	if _, ok := tb.Lookup(1, m, 0); ok {
+		t.Error("Lookup hit a pending key")
+	}
+	s.key.Store(k)
+	checkInvariants(t, tb)
+	if r := tb.Learn(1, m, 2, 0); r != LearnMoved {
+		t.Errorf("Learn after the states cleared = %v", r)
 	}
 }

@@ -405,7 +405,7 @@ const (
 // for the claim / rescan / publish protocol.
 func (t *Table) upsert(k uint64, port uint16, nowSec uint32, static bool) (upsertResult, int) {
 	h := t.home(k)
-	md := t.loadMaxDist(h)
+	md := -1 // loaded lazily, as in Lookup: a refresh usually hits the home slot
 	free, freeD := -1, 0
 	var freeOld uint64
 	for d := 0; d < t.maxProbe; d++ {
@@ -427,6 +427,9 @@ func (t *Table) upsert(k uint64, port uint16, nowSec uint32, static bool) (upser
 			default:
 				return upBusy, i
 			}
+		}
+		if md < 0 {
+			md = t.loadMaxDist(h)
 		}
 		if d >= md && free >= 0 {
 			break // the run holds no copy of k, and we have a slot
@@ -695,7 +698,9 @@ func (t *Table) Delete(network uint16, mac packet.MAC) bool {
 
 // Flush removes the dynamic entries of a network (0 = all networks) on a
 // port (-1 = any port) and returns how many it removed. Static entries
-// stay. An invalid network or port removes nothing.
+// stay. An invalid network or port removes nothing. It is one pass over the
+// slots: a MAC learned on the port while it runs may survive, so flush after
+// the port stopped delivering frames.
 func (t *Table) Flush(network uint16, port int) int {
 	if network != 0 && !validNetwork(network) || port < -1 || port > 0xffff {
 		return 0
