@@ -108,7 +108,6 @@ func (w *worker) emit(pi int, frame []byte) {
 	d := &tb.descs[tb.used]
 	d.Len = uint32(copy(q.FrameCap(*d), frame))
 	tb.used++
-	w.ctr.forwarded.inc()
 }
 
 // flushPort transmits the frames filled for port pi. Frames lent but not
@@ -119,13 +118,13 @@ func (w *worker) flushPort(pi int) {
 		return
 	}
 	n, err := w.queues[pi].Transmit(tb.descs[:tb.used])
+	w.ctr.forwarded.add(uint64(n))
 	if n < tb.used {
 		if err != nil {
 			w.ctr.drops[DropTxError].add(uint64(tb.used - n))
 		} else {
 			w.ctr.drops[DropTxRingFull].add(uint64(tb.used - n))
 		}
-		w.ctr.forwarded.v.Store(w.ctr.forwarded.load() - uint64(tb.used-n))
 	} else if err != nil {
 		// Queued, but the kick failed (e.g. link down): the frames go
 		// out with the next successful kick or are lost with the link.

@@ -162,10 +162,6 @@ func New(ctx context.Context, cfg SwitchConfig) (*Switch, error) {
 		sw.log.Info("port attached", "port", p.name, "interface", p.ifname, "mode", port.Mode().String(),
 			"queues", len(port.Queues()), "driver", port.Driver(), "max_frame", p.maxFrame)
 	}
-	sw.frameCap = 0
-	for _, p := range sw.ports {
-		sw.frameCap = max(sw.frameCap, p.maxFrame)
-	}
 	if err := sw.buildWorkers(); err != nil {
 		return nil, errors.Join(err, sw.closePorts())
 	}
@@ -334,10 +330,9 @@ func (sw *Switch) buildWorkers() error {
 				p.name, len(p.port.Queues()), n, n, n, p.ifname, n)
 		}
 	}
-	if sw.frameCap == 0 {
-		for _, p := range sw.ports {
-			sw.frameCap = max(sw.frameCap, p.maxFrame)
-		}
+	sw.frameCap = 0
+	for _, p := range sw.ports {
+		sw.frameCap = max(sw.frameCap, p.maxFrame)
 	}
 	slots := sw.cfg.HandoffSlots
 	if slots == 0 {
@@ -358,10 +353,9 @@ func (sw *Switch) buildWorkers() error {
 		}
 		sw.workers[i] = w
 	}
-	for i, w := range sw.workers {
+	for _, w := range sw.workers {
 		w.in = make([]*handoff, n)
 		w.out = make([]*handoff, n)
-		_ = i
 	}
 	for i := range n {
 		for j := range n {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,9 +41,6 @@ func newSwitchLab(t *testing.T, vms, queues int, mutate func(*SwitchConfig)) *sw
 	cfg := SwitchConfig{Workers: queues, Mode: ModeNative, RingSize: 2048}
 	for k := 1; k <= vms; k++ {
 		name := "vm" + string(rune('0'+k))
-		if err := l.DisableTxChecksum(name, lab.DemoIfName); err != nil {
-			t.Fatal(err)
-		}
 		cfg.Ports = append(cfg.Ports, PortSpec{Name: name, Interface: l.SwitchIf(name)})
 	}
 	if mutate != nil {
@@ -706,5 +702,3 @@ func udpFrame(dstMAC, srcMAC, src, dst string, sport, dport uint16, seq uint32) 
 	binary.BigEndian.PutUint32(f[42:], seq)
 	return f
 }
-
-var _ = strings.Contains

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -66,5 +65,3 @@ Needs root (network namespaces, XDP, AF_XDP).`,
 	f.IntVar(&opt.UDPCount, "udp-count", 1000, "UDP datagrams echoed per address family")
 	return cmd
 }
-
-var _ = context.Background

@@ -70,10 +70,6 @@ func Run(ctx context.Context, out io.Writer, opt Options) (err error) {
 	}
 	for k := 1; k <= 2; k++ {
 		name := fmt.Sprintf("vm%d", k)
-		// veth leaves checksums to the peer's kernel; the switch needs them.
-		if err := l.DisableTxChecksum(name, lab.DemoIfName); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
 		cfg.Ports = append(cfg.Ports, dataplane.PortSpec{Name: name, Interface: l.SwitchIf(name)})
 	}
 	sw, err := dataplane.New(upCtx, cfg)
