@@ -203,3 +203,29 @@ func TestFlushByFilter(t *testing.T) {
 		t.Fatalf("flush all: %d, Len %d", n, tbl.Len())
 	}
 }
+
+func TestCensus(t *testing.T) {
+	now := int64(1e15)
+	tbl, _ := New(DefaultConfig())
+	handshake(t, tbl, 0, vmA, vmB, 1000, 80, now)
+	handshake(t, tbl, 1, vmA, vmB, 1001, 80, now)
+	handshake(t, tbl, 1, vmA, vmB, 1002, 80, now)
+	tbl.Process(frameUDP4(vmA, vmB, 5000, 53, 10), 1, now)
+	got, err := tbl.Census(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[CensusKey]int{
+		{Zone: 0, Proto: protoTCP, State: TCPEstablished}: 1,
+		{Zone: 1, Proto: protoTCP, State: TCPEstablished}: 2,
+		{Zone: 1, Proto: 17, State: Unreplied}:            1,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("census %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("census[%+v] = %d, want %d (all: %v)", k, got[k], n, got)
+		}
+	}
+}

@@ -28,6 +28,8 @@ type PortSpec struct {
 	// Network is the virtual network the port belongs to (default: the
 	// first network).
 	Network string
+	// Mode overrides SwitchConfig.Mode for this port (nil: that mode).
+	Mode *Mode
 }
 
 // NetworkSpec is a virtual network (bridge domain): ports that switch
@@ -149,9 +151,13 @@ func New(ctx context.Context, cfg SwitchConfig) (*Switch, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range sw.ports {
+	for i, p := range sw.ports {
+		mode := cfg.Mode
+		if m := cfg.Ports[i].Mode; m != nil {
+			mode = *m
+		}
 		port, err := Open(ctx, Config{
-			Interface: p.ifname, Mode: cfg.Mode, Queues: sw.cfg.Workers,
+			Interface: p.ifname, Mode: mode, Queues: sw.cfg.Workers,
 			RingSize: cfg.RingSize, FrameSize: cfg.FrameSize,
 		})
 		if err != nil {
