@@ -473,3 +473,31 @@ func (t *Table) Census(ctx context.Context) (map[CensusKey]int, error) {
 	})
 	return out, err
 }
+
+// EntryOf returns the connection the packet of res was tracked against,
+// as the packet left it. Owner only, before the next packet (traces).
+func (s *Shard) EntryOf(res *Result) (Entry, bool) {
+	if res.ref == 0 || res.Shard != s.id {
+		return Entry{}, false
+	}
+	if c := s.at(res.ref); c.status&stInUse == 0 {
+		return Entry{}, false
+	}
+	return s.entry(res.ref), true
+}
+
+// Get returns the connection of tuple k (either direction), asking its
+// owner; safe while owners run.
+func (t *Table) Get(ctx context.Context, k Key, now int64) (Entry, bool, error) {
+	ck, _ := k.canonical()
+	h := ck.hash()
+	var e Entry
+	found := false
+	err := t.shards[ownerOf(h, len(t.shards))].exec(ctx, func(s *Shard) {
+		s.clock(now)
+		if i := s.lookup(&ck, h); i != 0 {
+			e, found = s.entry(i), true
+		}
+	})
+	return e, found, err
+}

@@ -13,11 +13,12 @@ type slot struct {
 	pkt    conntrack.Packet // classified; pkt.Frame points into buf
 	stamp  int64            // arrival stamp (Now clock)
 	inPort int
-	buf    []byte // fixed capacity: the largest frame any port receives
+	buf    []byte    // fixed capacity: the largest frame any port receives
+	trace  *traceRec // the packet's trace record, if traced
 }
 
 // fill copies pkt's frame into the slot and re-points the copy's Frame.
-func (s *slot) fill(pkt *conntrack.Packet, stamp int64, inPort int) bool {
+func (s *slot) fill(pkt *conntrack.Packet, stamp int64, inPort int, tr *traceRec) bool {
 	if len(pkt.Frame) > cap(s.buf) {
 		return false
 	}
@@ -25,7 +26,7 @@ func (s *slot) fill(pkt *conntrack.Packet, stamp int64, inPort int) bool {
 	copy(s.buf, pkt.Frame)
 	s.pkt = *pkt
 	s.pkt.Frame = s.buf
-	s.stamp, s.inPort = stamp, inPort
+	s.stamp, s.inPort, s.trace = stamp, inPort, tr
 	return true
 }
 

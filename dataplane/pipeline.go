@@ -20,7 +20,14 @@ func (w *worker) process(items []item, now int64) {
 		}
 		w.shard.TrackBatch(pk, now, w.results)
 		for i := range batch {
-			w.forward(&batch[i], &w.results[i], now)
+			it := &batch[i]
+			if it.trace == nil {
+				w.forward(it, &w.results[i], now)
+				continue
+			}
+			w.traceConntrack(it, &w.results[i])
+			w.forward(it, &w.results[i], now)
+			it.trace.finish()
 		}
 	}
 }
@@ -29,60 +36,67 @@ func (w *worker) process(items []item, now int64) {
 func (w *worker) forward(it *item, res *conntrack.Result, now int64) {
 	w.ctr.processed.inc()
 	inPort := int(it.inPort)
+	tr := it.trace
 	n := w.sw.ports[inPort].net
 	frame := it.pkt.Frame
 	eth := packet.Ethernet(frame)
 	src, dst := eth.Src(), eth.Dst()
 	if src.IsMulticast() {
-		w.ctr.drops[DropSrcMulticast].inc()
+		w.dropped(DropSrcMulticast, frame, inPort, tr)
 		return
 	}
 	macs := w.sw.macs
-	macs.Learn(n.id, src, uint16(inPort), now)
+	learned := macs.Learn(n.id, src, uint16(inPort), now)
 	out := -1
 	if !dst.IsMulticast() {
 		if p, ok := macs.Lookup(n.id, dst, now); ok {
 			out = int(p)
-			if out == inPort {
-				w.ctr.drops[DropHairpin].inc()
-				return
-			}
 		}
+	}
+	if tr != nil {
+		traceMAC(&tr.rec, w.id, w.sw, n, src, dst, learned, out)
+	}
+	if out == inPort {
+		w.dropped(DropHairpin, frame, inPort, tr)
+		return
 	}
 	key := it.pkt.Tuple()
 	dec := n.policy.Load().Check(res.Verdict, res.Reply, &key, inPort, out)
+	if tr != nil {
+		tracePolicy(&tr.rec, w.id, n, dec)
+	}
 	if !dec.Allow {
 		switch dec.Reason {
 		case policy.DeniedByRule:
-			w.ctr.drops[DropPolicyRule].inc()
+			w.dropped(DropPolicyRule, frame, inPort, tr)
 		case policy.DeniedByDefault:
-			w.ctr.drops[DropPolicyDefault].inc()
+			w.dropped(DropPolicyDefault, frame, inPort, tr)
 		default:
-			w.ctr.drops[DropCTInvalid].inc()
+			w.dropped(DropCTInvalid, frame, inPort, tr)
 		}
 		return
 	}
 	if out >= 0 {
-		w.emit(out, frame)
+		w.emit(out, frame, inPort, tr)
 		return
 	}
 	sent := false
 	for _, pi := range n.ports {
 		if pi != inPort {
-			w.emit(pi, frame)
+			w.emit(pi, frame, inPort, tr)
 			sent = true
 		}
 	}
 	if !sent {
-		w.ctr.drops[DropNoPort].inc()
+		w.dropped(DropNoPort, frame, inPort, tr)
 	}
 }
 
 // emit copies a frame into a tx frame of this worker's queue on port pi.
-func (w *worker) emit(pi int, frame []byte) {
+func (w *worker) emit(pi int, frame []byte, inPort int, tr *traceRec) {
 	p := w.sw.ports[pi]
 	if len(frame) > p.maxFrame {
-		w.ctr.drops[DropMTUExceeded].inc()
+		w.dropped(DropMTUExceeded, frame, inPort, tr)
 		return
 	}
 	q := w.queues[pi]
@@ -91,6 +105,9 @@ func (w *worker) emit(pi int, frame []byte) {
 			w.sink(pi, frame)
 		}
 		w.ctr.forwarded.inc()
+		if tr != nil || w.obs != nil {
+			w.sent(pi, frame, tr)
+		}
 		return
 	}
 	tb := &w.tx[pi]
@@ -100,7 +117,7 @@ func (w *worker) emit(pi int, frame []byte) {
 		}
 		n, err := q.AllocTx(tb.descs)
 		if err != nil || n == 0 {
-			w.ctr.drops[DropTxRingFull].inc()
+			w.dropped(DropTxRingFull, frame, inPort, tr)
 			return
 		}
 		tb.lent, tb.used = n, 0
@@ -108,6 +125,9 @@ func (w *worker) emit(pi int, frame []byte) {
 	d := &tb.descs[tb.used]
 	d.Len = uint32(copy(q.FrameCap(*d), frame))
 	tb.used++
+	if tr != nil || w.obs != nil {
+		w.sent(pi, frame, tr)
+	}
 }
 
 // flushPort transmits the frames filled for port pi. Frames lent but not

@@ -39,6 +39,7 @@ func newIOLessSwitch(tb testing.TB, ports, workers int, mutate func(*SwitchConfi
 // feed runs frames received on inPort through the worker as one round:
 // ingress (parse, trim, classify), the merge by stamp, the pipeline.
 func (w *worker) feed(frames [][]byte, inPort int, now int64) {
+	w.obs = w.sw.obs.Load()
 	w.items = w.items[:0]
 	for i, f := range frames {
 		w.ingress(&w.rxPkts[i%len(w.rxPkts)], f, inPort, now)

@@ -137,6 +137,12 @@ type Switch struct {
 	errs    []error
 	closeMu sync.Mutex
 	closed  bool
+	stopped bool
+
+	obs      atomic.Pointer[observers] // taps and traces; nil when none
+	obsMu    sync.Mutex                // serialises changes to obs
+	wallBase time.Time                 // wall clock at monoBase, for stamps
+	monoBase int64
 }
 
 // portIndexer resolves port names for policy compilation.
@@ -219,6 +225,7 @@ func build(cfg SwitchConfig) (*Switch, error) {
 		cfg.Workers = len(cfg.CPUs)
 	}
 	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{})}
+	sw.monoBase, sw.wallBase = Now(), time.Now()
 
 	if len(cfg.Networks) == 0 {
 		cfg.Networks = []NetworkSpec{{Name: "default"}}
@@ -440,15 +447,21 @@ func (sw *Switch) Err() error {
 	return errors.Join(sw.errs...)
 }
 
-// Close stops the workers (they finish their batch and flush), then
-// detaches and closes every port.
-func (sw *Switch) Close() error {
+// Stop stops the workers: each finishes its round and flushes what it
+// transmits. The ports stay attached (frames arriving now wait in their
+// rings or are passed nowhere) and the conntrack table stays readable,
+// inline, for a final snapshot. Close detaches.
+func (sw *Switch) Stop() {
 	sw.closeMu.Lock()
 	defer sw.closeMu.Unlock()
-	if sw.closed {
-		return nil
+	sw.stopLocked()
+}
+
+func (sw *Switch) stopLocked() {
+	if sw.stopped {
+		return
 	}
-	sw.closed = true
+	sw.stopped = true
 	close(sw.stop)
 	for _, w := range sw.workers {
 		w.wake()
@@ -458,6 +471,18 @@ func (sw *Switch) Close() error {
 		w.shard.Release()
 		w.close()
 	}
+}
+
+// Close stops the workers (they finish their batch and flush), then
+// detaches and closes every port.
+func (sw *Switch) Close() error {
+	sw.closeMu.Lock()
+	defer sw.closeMu.Unlock()
+	if sw.closed {
+		return nil
+	}
+	sw.closed = true
+	sw.stopLocked()
 	err := sw.closePorts()
 	sw.ct.Close()
 	return err

@@ -81,6 +81,8 @@ type worker struct {
 	lastPoll   int64
 	orderWait  int64
 
+	obs *observers // loaded once per round; nil when nobody observes
+
 	// sink replaces transmission when the worker has no I/O (benchmarks,
 	// fuzzing): it gets each frame the pipeline would send.
 	sink func(port int, frame []byte)
@@ -94,7 +96,8 @@ type item struct {
 	stamp  int64
 	pkt    *conntrack.Packet
 	inPort int32
-	staged int32 // index of its reorder slot, or -1
+	staged int32     // index of its reorder slot, or -1
+	trace  *traceRec // set for traced packets
 }
 
 // txBatch is the frames lent from one output queue and filled so far.
@@ -212,6 +215,7 @@ func (w *worker) run() {
 // was anything to do.
 func (w *worker) iterate() (bool, error) {
 	now := Now()
+	w.obs = w.sw.obs.Load()
 	w.items = w.items[:0]
 	drained := true
 	selfLimit := int64(math.MaxInt64)
@@ -275,7 +279,7 @@ func (w *worker) iterate() (bool, error) {
 		room -= n
 		for i := range n {
 			s := h.peek(i)
-			w.items = append(w.items, item{stamp: s.stamp, pkt: &s.pkt, inPort: int32(s.inPort), staged: -1})
+			w.items = append(w.items, item{stamp: s.stamp, pkt: &s.pkt, inPort: int32(s.inPort), staged: -1, trace: s.trace})
 		}
 		w.inTaken[k] = n
 		handed += n
@@ -285,7 +289,7 @@ func (w *worker) iterate() (bool, error) {
 		for i := range w.reorder {
 			if w.reorderUse[i] {
 				s := &w.reorder[i]
-				w.items = append(w.items, item{stamp: s.stamp, pkt: &s.pkt, inPort: int32(s.inPort), staged: int32(i)})
+				w.items = append(w.items, item{stamp: s.stamp, pkt: &s.pkt, inPort: int32(s.inPort), staged: int32(i), trace: s.trace})
 			}
 		}
 	}
@@ -375,17 +379,23 @@ func (w *worker) stage(it item) {
 	if w.reorderN < len(w.reorder) {
 		for i := range w.reorder {
 			if !w.reorderUse[i] {
-				if w.reorder[i].fill(it.pkt, it.stamp, int(it.inPort)) {
+				if w.reorder[i].fill(it.pkt, it.stamp, int(it.inPort), it.trace) {
 					w.reorderUse[i] = true
 					w.reorderN++
 					w.ctr.reordered.inc()
+					if it.trace != nil {
+						it.trace.rec.step(w.id, "reorder", "held: another worker may still hand over an earlier frame")
+					}
 					return
 				}
 				break
 			}
 		}
 	}
-	w.ctr.drops[DropReorderFull].inc()
+	w.dropped(DropReorderFull, it.pkt.Frame, int(it.inPort), it.trace)
+	if it.trace != nil {
+		it.trace.finish()
+	}
 }
 
 // limit is the latest stamp no other worker can still hand over an
@@ -424,40 +434,63 @@ func (w *worker) rxEmpty() bool {
 // ingress parses and classifies a received frame and sends it to its
 // owner: this worker's items, or a hand-off ring.
 func (w *worker) ingress(pkt *conntrack.Packet, frame []byte, inPort int, stamp int64) {
+	var tr *traceRec
+	if w.obs != nil {
+		tr = w.observeRx(frame, inPort, stamp)
+	}
 	p := w.sw.ports[inPort]
 	switch {
 	case len(frame) < packet.EthernetHeaderLen:
-		w.ctr.drops[DropRunt].inc()
+		w.dropRx(DropRunt, frame, inPort, tr)
 		return
 	case len(frame) > p.maxFrame:
-		w.ctr.drops[DropOversize].inc()
+		w.dropRx(DropOversize, frame, inPort, tr)
 		return
 	}
 	pkt.Zone = p.net.zone
 	if err := packet.Parse(frame, &pkt.Meta); err != nil {
-		w.ctr.drops[DropMalformed].inc()
+		if tr != nil {
+			tr.rec.step(w.id, "parse", "%v", err)
+		}
+		w.dropRx(DropMalformed, frame, inPort, tr)
 		return
 	}
 	// Trim L2 padding: every later length and checksum is the IP one.
 	pkt.Frame = pkt.Meta.Trimmed(frame)
 	if pkt.Meta.Fragment {
-		w.ctr.drops[DropFragment].inc()
+		w.dropRx(DropFragment, frame, inPort, tr)
 		return
 	}
 	owner := w.sw.ct.Classify(pkt)
+	if tr != nil {
+		traceParsed(&tr.rec, w.id, pkt, len(frame), p.net)
+		if owner == w.id {
+			tr.rec.step(w.id, "owner", "worker %d (this one)", owner)
+		} else {
+			tr.rec.step(w.id, "owner", "worker %d: handed off", owner)
+		}
+	}
 	if owner == w.id {
-		w.items = append(w.items, item{stamp: stamp, pkt: pkt, inPort: int32(inPort), staged: -1})
+		w.items = append(w.items, item{stamp: stamp, pkt: pkt, inPort: int32(inPort), staged: -1, trace: tr})
 		return
 	}
 	h := w.out[owner]
 	s := h.reserve()
-	if s == nil || !s.fill(pkt, stamp, inPort) {
-		w.ctr.drops[DropHandoffFull].inc()
+	if s == nil || !s.fill(pkt, stamp, inPort, tr) {
+		w.dropRx(DropHandoffFull, frame, inPort, tr)
 		return
 	}
 	h.commit()
 	w.ctr.handoffOut.inc()
 	w.wakeOwner[owner] = true
+}
+
+// dropRx drops a frame before it reached its owner.
+func (w *worker) dropRx(d Drop, frame []byte, inPort int, tr *traceRec) {
+	w.dropped(d, frame, inPort, tr)
+	if tr != nil {
+		tr.finish()
+	}
 }
 
 // publish makes this round's hand-offs visible and wakes sleeping owners.
