@@ -242,4 +242,3 @@ func (sw *Switch) dryTrack(ctx context.Context, pkt *conntrack.Packet) (conntrac
 	}
 	return res, &e, nil
 }
-
