@@ -628,3 +628,32 @@ func NumCPU() int {
 	}
 	return set.Count()
 }
+
+// NetworkInfo describes a virtual network.
+type NetworkInfo struct {
+	Name  string
+	ID    uint16
+	Zone  uint16
+	Ports []string
+}
+
+// Networks lists the virtual networks in configuration order.
+func (sw *Switch) Networks() []NetworkInfo {
+	var out []NetworkInfo
+	for _, n := range sw.networks {
+		ni := NetworkInfo{Name: n.name, ID: n.id, Zone: n.zone}
+		for _, pi := range n.ports {
+			ni.Ports = append(ni.Ports, sw.ports[pi].name)
+		}
+		out = append(out, ni)
+	}
+	return out
+}
+
+// PortName names port index i (as in MAC table entries).
+func (sw *Switch) PortName(i int) string {
+	if i < 0 || i >= len(sw.ports) {
+		return fmt.Sprintf("port%d", i)
+	}
+	return sw.ports[i].name
+}

@@ -62,6 +62,20 @@ type Transfer struct {
 // than were sent; a stream that arrives complete but different has
 // Identical false and no error. All sockets are closed when it returns.
 func (l *Lab) TCPTransfer(ctx context.Context, from, to string, dst netip.AddrPort, size int64) (Transfer, error) {
+	return l.tcpTransfer(ctx, from, to, dst, size, 0)
+}
+
+// TCPTransferPaced is TCPTransfer with the client writing at most rate
+// bytes per second, so that a transfer lasts long enough to live through
+// events (a switch restart) in the middle of it.
+func (l *Lab) TCPTransferPaced(ctx context.Context, from, to string, dst netip.AddrPort, size, rate int64) (Transfer, error) {
+	if rate <= 0 {
+		return Transfer{}, fmt.Errorf("lab %s: paced tcp transfer: rate %d must be positive", l.id, rate)
+	}
+	return l.tcpTransfer(ctx, from, to, dst, size, rate)
+}
+
+func (l *Lab) tcpTransfer(ctx context.Context, from, to string, dst netip.AddrPort, size, rate int64) (Transfer, error) {
 	where := fmt.Sprintf("lab %s: tcp transfer of %d bytes from %s to %s at %s", l.id, size, from, to, dst)
 	fail := func(err error) (Transfer, error) { return Transfer{}, fmt.Errorf("%s: %w", where, err) }
 	if size < 0 {
@@ -160,9 +174,22 @@ func (l *Lab) TCPTransfer(ctx context.Context, from, to string, dst netip.AddrPo
 	var gen stream
 	gen.seed(uint64(size))
 	h := sha256.New()
-	buf := make([]byte, trafficChunk)
+	chunk := int64(trafficChunk)
+	if rate > 0 {
+		chunk = max(min(chunk, rate/20), 1) // about 20 writes a second
+	}
+	buf := make([]byte, chunk)
 	start := time.Now()
 	for sent := int64(0); sent < size; {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-tctx.Done():
+				}
+			}
+		}
 		b := buf[:min(int64(len(buf)), size-sent)]
 		gen.fill(b)
 		h.Write(b)

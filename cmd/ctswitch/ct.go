@@ -17,7 +17,8 @@ func newCTCmd() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRunE,
 	}
-	ct.AddCommand(newCTReplayCmd())
+	ct.AddCommand(newCTReplayCmd(), newCTListCmd(), newCTStatsCmd(), newCTFlushCmd(), newCTExportCmd(),
+		newCTImportCmd(), newCTSetCmd(), newCTLimitsCmd())
 	return ct
 }
 

@@ -37,8 +37,10 @@ func newRootCmd() *cobra.Command {
 		Long: `ctswitch is a userspace L2 switch for lab clouds and test hosts, with
 stateful connection tracking that follows Linux nf_conntrack semantics.
 
-For now it offers the connection tracker as a diagnosis tool: "ctswitch ct
-replay" runs a capture through it and explains every verdict.`,
+"ctswitch run --config FILE" runs the daemon; the other verbs (ports,
+stats, drops, mac, ct, trace, capture, reload) talk to it over its control
+socket. "ctswitch demo" runs a namespace lab end to end, and "ctswitch ct
+replay" explains conntrack's verdict on every packet of a capture.`,
 		SilenceErrors: true, // run prints errors, once, prefixed
 		SilenceUsage:  true,
 	}
@@ -49,6 +51,13 @@ replay" runs a capture through it and explains every verdict.`,
 		newLabCmd(),
 		newRunCmd(),
 		newDemoCmd(),
+		newPortsCmd(),
+		newStatsCmd(),
+		newDropsCmd(),
+		newMACCmd(),
+		newTraceCmd(),
+		newCaptureCmd(),
+		newReloadCmd(),
 	)
 	return root
 }

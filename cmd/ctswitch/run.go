@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ctswitch/ctswitch/conntrack"
+	"github.com/ctswitch/ctswitch/ctl"
 	"github.com/ctswitch/ctswitch/dataplane"
 	"github.com/ctswitch/ctswitch/dataplane/l2"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
@@ -23,6 +25,7 @@ import (
 
 // runFlags are the flags of "ctswitch run" (until the config file exists).
 type runFlags struct {
+	configFile   string
 	ports        []string
 	workers      int
 	cpus         string
@@ -55,9 +58,16 @@ type runFlags struct {
 func newRunCmd() *cobra.Command {
 	var rf runFlags
 	cmd := &cobra.Command{
-		Use:   "run --port [NAME=]INTERFACE ...",
+		Use:   "run --config FILE | --port [NAME=]INTERFACE ...",
 		Short: "Run the switch on interfaces until interrupted",
-		Long: `Run attaches ctswitch to the given interfaces (AF_XDP, one socket per queue,
+		Long: `With --config FILE, run is the daemon: the YAML file (see README, "The
+config file") sets ports, networks, policy, conntrack zones and knobs and
+workers, and the daemon serves a control socket (ctswitch ports, stats,
+drops, mac list, ct ..., trace, capture), Prometheus metrics, reloads the
+file on SIGHUP, and on SIGTERM writes a conntrack snapshot that the next
+start restores, so established connections survive a restart.
+
+Without --config, run attaches ctswitch to the given interfaces (AF_XDP, one socket per queue,
 an XDP program through a bpf_link that the kernel removes if ctswitch dies)
 and switches frames among them by MAC in one virtual network, with
 connection tracking and a stateful policy, until SIGINT or SIGTERM. On exit
@@ -81,6 +91,7 @@ Needs root (CAP_NET_ADMIN, CAP_BPF, CAP_IPC_LOCK).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSwitch(cmd, &rf) },
 	}
 	f := cmd.Flags()
+	f.StringVar(&rf.configFile, "config", "", "run as a daemon from this YAML config file (control socket, metrics, snapshots, SIGHUP reload); no other flags then")
 	f.StringArrayVar(&rf.ports, "port", nil, "a switch port: [NAME=]INTERFACE (repeat for each port)")
 	f.IntVar(&rf.workers, "workers", 0, "workers (0: one per CPU the process may use); worker i owns queue i of every port")
 	f.StringVar(&rf.cpus, "cpus", "", "CPUs to pin the workers to, e.g. 0-3,6 (default: those the process may use)")
@@ -112,6 +123,18 @@ Needs root (CAP_NET_ADMIN, CAP_BPF, CAP_IPC_LOCK).`,
 }
 
 func runSwitch(cmd *cobra.Command, rf *runFlags) error {
+	if rf.configFile != "" {
+		var others []string
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if f.Name != "config" {
+				others = append(others, "--"+f.Name)
+			}
+		})
+		if len(others) > 0 {
+			return fmt.Errorf("--config and %s: with a config file, every setting comes from the file", strings.Join(others, ", "))
+		}
+		return ctl.RunDaemon(cmd.Context(), rf.configFile, ctl.DaemonOptions{Stderr: cmd.ErrOrStderr()})
+	}
 	cfg, err := rf.config()
 	if err != nil {
 		return err

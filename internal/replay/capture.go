@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
@@ -297,4 +298,33 @@ func (v *ngValidator) checkIface(i uint32) error {
 		return fmt.Errorf("interface %d: %w", i, linkTypeError(lt))
 	}
 	return nil
+}
+
+// ReadFrames returns every frame of a pcap or pcapng file (gzip allowed),
+// copied, in file order. Limited to 100000 frames: it is for short
+// synthetic inputs (ctswitch trace --pcap).
+func ReadFrames(path string) (frames [][]byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := openCapture(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer recoverReader(&err)
+	for {
+		data, _, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return frames, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: frame %d: %w", path, len(frames)+1, err)
+		}
+		if len(frames) == 100000 {
+			return nil, fmt.Errorf("%s: more than 100000 frames", path)
+		}
+		frames = append(frames, append([]byte(nil), data...))
+	}
 }
