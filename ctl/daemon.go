@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,11 +39,12 @@ type Daemon struct {
 	srv   *Server
 	http  *http.Server
 
-	mu      sync.Mutex // guards start, cur and the checkpoint ticker
+	drops *dropLog
+
+	mu      sync.Mutex // serialises reloads; guards cur
 	start   *config.Config
 	cur     *config.Config
-	ckpt    *time.Ticker
-	ckptSet chan time.Duration
+	ckptSet chan time.Duration // reloads tell the signal loop a new checkpoint interval
 }
 
 // DaemonOptions are settings from the command line.
@@ -132,7 +131,10 @@ func (d *Daemon) run(ctx context.Context, opts DaemonOptions) (err error) {
 	defer func() { setCkpt(0) }()
 	health := time.NewTicker(time.Second)
 	defer health.Stop()
-	dropLog := newDropLogger(d.log, d.sw)
+	d.drops = newDropLog(d.log, d.sw)
+	d.drops.configure(cfg.Log.Level, cfg.Log.RateLimit)
+	defer d.drops.close()
+	ticks := 0
 
 	var runErr error
 loop:
@@ -162,7 +164,9 @@ loop:
 				d.log.Error("a worker failed; stopping", "err", err)
 				break loop
 			}
-			dropLog.tick()
+			if ticks++; ticks%10 == 0 {
+				d.drops.sum.report()
+			}
 		}
 	}
 	// Stop answering first: no control request may race the shutdown.
@@ -382,6 +386,7 @@ func (d *Daemon) apply(next *config.Config, live []config.Change) error {
 		}
 	}
 	d.level.Set(next.Log.Level)
+	d.drops.configure(next.Log.Level, next.Log.RateLimit)
 	if next.Snapshot.Interval != d.cur.Snapshot.Interval {
 		select {
 		case d.ckptSet <- next.Snapshot.Interval:
@@ -391,35 +396,3 @@ func (d *Daemon) apply(next *config.Config, live []config.Change) error {
 	return nil
 }
 
-// dropLogger logs, at most every 10 s, the drop counters that moved: a
-// per-packet event never becomes a log line per packet.
-type dropLogger struct {
-	log   *slog.Logger
-	sw    *dataplane.Switch
-	last  map[string]uint64
-	ticks int
-}
-
-func newDropLogger(log *slog.Logger, sw *dataplane.Switch) *dropLogger {
-	return &dropLogger{log: log, sw: sw, last: sw.Stats().Drops}
-}
-
-func (l *dropLogger) tick() {
-	l.ticks++
-	if l.ticks%10 != 0 {
-		return
-	}
-	cur := l.sw.Stats().Drops
-	var parts []string
-	for k, v := range cur {
-		if d := v - l.last[k]; d > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, d))
-		}
-	}
-	l.last = cur
-	if len(parts) == 0 {
-		return
-	}
-	sort.Strings(parts)
-	l.log.Info("drops in the last 10s", "drops", strings.Join(parts, " "))
-}
