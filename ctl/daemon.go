@@ -395,4 +395,3 @@ func (d *Daemon) apply(next *config.Config, live []config.Change) error {
 	}
 	return nil
 }
-

@@ -21,6 +21,7 @@ func traceParsed(r *TraceRecord, worker int, pkt *conntrack.Packet, wire int, n 
 	switch m.IPVersion {
 	case 4, 6:
 		k := pkt.Tuple()
+		k.Zone = 0 // shown with the network below
 		fmt.Fprintf(&b, "IPv%d %s", m.IPVersion, k.String())
 		if m.L4Proto == 6 && m.L4Complete {
 			fmt.Fprintf(&b, " [%s]", conntrack.TCPFlagsString(packet.TCP(pkt.Frame[m.L4Off:]).Flags()))
