@@ -516,8 +516,8 @@ on Ctrl-C, and reports frames lost because the file could not keep up.`,
 	}
 	cf.add(cmd)
 	fl := cmd.Flags()
-	fl.BoolVar(&rx, "rx", false, "capture received frames")
-	fl.BoolVar(&tx, "tx", false, "capture sent frames")
+	fl.BoolVar(&rx, "rx", false, "capture the frames the switch receives")
+	fl.BoolVar(&tx, "tx", false, "capture the frames the switch sends")
 	fl.BoolVar(&drop, "drop", false, "capture dropped frames (of their input port)")
 	fl.StringVar(&filterExpr, "filter", "", `capture only frames matching this expression, e.g. "inner tcp port 22"`)
 	fl.StringVarP(&out, "write", "w", "", "pcap file to write (- for stdout)")

@@ -225,6 +225,29 @@ func greFrame(t *testing.T, from, to int, dport uint16) []byte {
 	return buf.Bytes()
 }
 
+func TestRunConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("workers: two\nports:\n  - interface: veth-x\n    mode: fast\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--config", filepath.Join(dir, "none.yaml")}, []string{"none.yaml", "no such file"}},
+		{[]string{"run", "--config", bad}, []string{"bad.yaml:1:10: workers:", "bad.yaml:4:11: ports[0].mode: unknown XDP mode \"fast\""}},
+		{[]string{"run", "--config", bad, "--workers", "2", "--spin"}, []string{"--config and --spin, --workers: with a config file, every setting comes from the file"}},
+	} {
+		code, _, errOut := runArgs(tc.args...)
+		for _, w := range tc.want {
+			if code != 1 || !strings.Contains(errOut, w) {
+				t.Errorf("%v: code %d, stderr %q, want %q", tc.args, code, errOut, w)
+			}
+		}
+	}
+}
+
 // TestDaemonVerbs runs every client verb against a running daemon.
 func TestDaemonVerbs(t *testing.T) {
 	dl := newDaemonLab(t, 2)
@@ -421,6 +444,13 @@ func TestDaemonVerbs(t *testing.T) {
 
 	if !waitLog(d, `msg="packet dropped" reason=l2_src_multicast port=vm1`, 5*time.Second) {
 		t.Errorf("dropped packet not logged:\n%s", d.logText())
+	}
+
+	// The capture replayed as synthetic input: the GRE packet is switched
+	// like any other IP packet of the VMs' network.
+	out = d.cli("trace", "--pcap", grePcap, "--port", "vm1")
+	if !strings.Contains(out, "packet 1: port vm1") || !strings.Contains(out, "IPv4 gre 198.18.1.1 > 198.18.1.2") || !strings.Contains(out, "=> sent to vm2") {
+		t.Errorf("trace --pcap:\n%s", out)
 	}
 
 	// Metrics.
