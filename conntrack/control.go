@@ -501,3 +501,19 @@ func (t *Table) Get(ctx context.Context, k Key, now int64) (Entry, bool, error) 
 	})
 	return e, found, err
 }
+
+// Discard removes the connection the packet of res just created (verdict
+// new), as Linux destroys an unconfirmed entry when its first packet is
+// dropped: a connection the policy refuses leaves nothing in the table.
+// Owner only, before the next TrackBatch.
+func (s *Shard) Discard(res *Result) bool {
+	if res.Verdict != VerdictNew || res.ref == 0 || res.Shard != s.id {
+		return false
+	}
+	if c := s.at(res.ref); c.status&stInUse == 0 {
+		return false
+	}
+	s.remove(res.ref)
+	res.ref = 0
+	return true
+}

@@ -95,6 +95,17 @@ func TestTraceShowsPolicyRuleAndWindows(t *testing.T) {
 	if r.Outcome != "flooded to 1 ports" && r.Outcome != "sent to p1" {
 		t.Errorf("outcome %q", r.Outcome)
 	}
+	// Denied connections leave no entry, also when the SYN and its
+	// retransmission share a batch.
+	syn := tcpFrame(b, a, "198.18.0.1", "198.18.0.2", 1002, 22, 1, 0, 0x02, nil)
+	w.feed([][]byte{syn, syn}, 0, now)
+	es, _ := sw.ct.List(t.Context(), conntrack.Filter{}, now)
+	if len(es) != 1 || es[0].Orig.DstPort != 80 {
+		t.Errorf("entries after denied SYNs: %v", es)
+	}
+	if n := w.ctr.drops[DropPolicyRule].load(); n != 3 {
+		t.Errorf("policy drops %d, want 3", n)
+	}
 }
 
 func TestTap(t *testing.T) {

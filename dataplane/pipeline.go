@@ -66,6 +66,9 @@ func (w *worker) forward(it *item, res *conntrack.Result, now int64) {
 		tracePolicy(&tr.rec, w.id, n, dec)
 	}
 	if !dec.Allow {
+		// A refused connection is not remembered (Linux never confirms
+		// the entry of a dropped first packet).
+		w.shard.Discard(res)
 		switch dec.Reason {
 		case policy.DeniedByRule:
 			w.dropped(DropPolicyRule, frame, inPort, tr)
