@@ -921,7 +921,9 @@ func (b *Backend) capture(ctx context.Context, args json.RawMessage, send func(a
 		defer cancel()
 	}
 	n := 0
+	var lost uint64
 	err = tap.Read(ctx, func(cf *dataplane.CapturedFrame) error {
+		lost = cf.LostBefore
 		m := CaptureMsg{Time: cf.Time, Port: cf.Port, Queue: cf.Queue, Point: cf.Point.String(), Len: cf.Len, Data: cf.Data}
 		if cf.Point == dataplane.TapDrop {
 			m.Drop = cf.Drop.Name()
@@ -936,6 +938,9 @@ func (b *Backend) capture(ctx context.Context, args json.RawMessage, send func(a
 		return nil
 	})
 	tap.Close()
+	if !errors.Is(err, errCaptureDone) {
+		lost = tap.Lost() // the capture ran to its end: every loss counts
+	}
 	switch {
 	case err == nil, errors.Is(err, errCaptureDone), errors.Is(err, context.DeadlineExceeded):
 	case errors.Is(err, context.Canceled):
@@ -943,7 +948,7 @@ func (b *Backend) capture(ctx context.Context, args json.RawMessage, send func(a
 	default:
 		return err
 	}
-	return send(CaptureMsg{Summary: true, Captured: uint64(n), Lost: tap.Lost()})
+	return send(CaptureMsg{Summary: true, Captured: uint64(n), Lost: lost})
 }
 
 // ReloadAnswer reports a reload: what was applied and what needs a restart.

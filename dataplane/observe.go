@@ -87,6 +87,10 @@ type CapturedFrame struct {
 	Drop  Drop // for TapDrop
 	Len   int  // the frame's length on the wire
 	Data  []byte
+	// LostBefore is how many matching frames the tap had lost (buffer
+	// full) before this one: a reader that stops after this frame lost
+	// exactly these.
+	LostBefore uint64
 }
 
 // Tap copies chosen frames out of the workers for the control plane (a
@@ -111,6 +115,7 @@ type Tap struct {
 }
 
 type tapRec struct {
+	lost   uint64
 	stamp  int64
 	port   int32
 	queue  int32
@@ -175,6 +180,7 @@ func (t *Tap) record(stamp int64, pi, queue int, point TapPoint, drop Drop, fram
 	r := &t.recs[t.n]
 	t.n++
 	r.stamp, r.port, r.queue, r.point, r.drop, r.length = stamp, int32(pi), int32(queue), point, drop, len(frame)
+	r.lost = t.lost.Load()
 	r.data = r.data[:copy(r.data[:cap(r.data)], frame)]
 	t.mu.Unlock()
 	t.captured.Add(1)
@@ -198,7 +204,7 @@ func (t *Tap) Read(ctx context.Context, fn func(*CapturedFrame) error) error {
 			r := &batch[i]
 			cf = CapturedFrame{
 				Time: t.sw.wallOf(r.stamp), Port: t.sw.ports[r.port].name,
-				Queue: int(r.queue), Point: r.point, Drop: r.drop, Len: r.length, Data: r.data,
+				Queue: int(r.queue), Point: r.point, Drop: r.drop, Len: r.length, Data: r.data, LostBefore: r.lost,
 			}
 			if err := fn(&cf); err != nil {
 				return err
