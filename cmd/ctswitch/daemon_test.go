@@ -139,6 +139,8 @@ type daemonLab struct {
 	socket string
 	snap   string
 	mport  int
+	// checkpoint is snapshot.interval ("" for none).
+	checkpoint string
 }
 
 func newDaemonLab(t *testing.T, vms int) *daemonLab {
@@ -182,8 +184,11 @@ func (dl *daemonLab) writeConfig(t *testing.T, extra string, loose bool, rules .
 		b.WriteString("        []\n")
 	}
 	fmt.Fprintf(&b, "conntrack:\n  default:\n    loose: %v\n", loose)
-	fmt.Fprintf(&b, "control:\n  socket: %s\nmetrics:\n  listen: 127.0.0.1:%d\nsnapshot:\n  path: %s\nlog:\n  level: debug\n",
-		dl.socket, dl.mport, dl.snap)
+	fmt.Fprintf(&b, "control:\n  socket: %s\nmetrics:\n  listen: 127.0.0.1:%d\nsnapshot:\n  path: %s\n", dl.socket, dl.mport, dl.snap)
+	if dl.checkpoint != "" {
+		fmt.Fprintf(&b, "  interval: %s\n", dl.checkpoint)
+	}
+	b.WriteString("log:\n  level: debug\n")
 	if err := os.WriteFile(dl.config, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +256,7 @@ func TestRunConfigErrors(t *testing.T) {
 // TestDaemonVerbs runs every client verb against a running daemon.
 func TestDaemonVerbs(t *testing.T) {
 	dl := newDaemonLab(t, 2)
+	dl.checkpoint = "1s"
 	dl.writeConfig(t, "", true, "deny name=no-telnet in=vm2 proto=tcp dport=23")
 	d := startDaemon(t, dl.config, dl.socket)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -511,6 +517,12 @@ func TestDaemonVerbs(t *testing.T) {
 		t.Errorf("SIGHUP with a broken file not logged:\n%s", d.logText())
 	}
 	d.cli("ports") // still serving
+	// Checkpoints are written while the daemon runs.
+	if !waitLog(d, "conntrack snapshot written", 3*time.Second) {
+		t.Errorf("no checkpoint within 3s of a 1s interval:\n%s", d.logText())
+	} else if _, err := os.Stat(dl.snap); err != nil {
+		t.Errorf("checkpoint file: %v", err)
+	}
 	logs := d.stop()
 	if !strings.Contains(logs, "conntrack snapshot written") {
 		t.Errorf("no snapshot at stop:\n%s", logs)
