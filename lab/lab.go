@@ -155,6 +155,11 @@ func (l *Lab) build(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		if h.Forward {
+			if err := l.inNs(h.Name, enableForwarding); err != nil {
+				return fmt.Errorf("host %s: %w", h.Name, err)
+			}
+		}
 	}
 	for i := range l.topo.Links {
 		if err := ctx.Err(); err != nil {
@@ -666,4 +671,15 @@ func ifStatus(nh *netlink.Handle, link netlink.Link) IfStatus {
 		}
 	}
 	return s
+}
+
+// enableForwarding turns on IPv4 and IPv6 forwarding in the calling
+// thread's network namespace (/proc/sys/net is per namespace).
+func enableForwarding() error {
+	for _, p := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+			return fmt.Errorf("enable forwarding: %w", err)
+		}
+	}
+	return nil
 }

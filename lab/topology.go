@@ -57,6 +57,8 @@ type Host struct {
 	Name string
 	// Routes are added after all links are up.
 	Routes []Route
+	// Forward makes the host a router: IPv4 and IPv6 forwarding on.
+	Forward bool
 }
 
 // Route is a route inside a host.
