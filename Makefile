@@ -2,7 +2,7 @@
 
 GO       ?= go
 FUZZTIME ?= 60s
-FUZZPKGS  = ./packet ./packet/filter ./conntrack ./dataplane ./dataplane/l2 ./dataplane/policy ./ctl/config
+FUZZPKGS  = ./packet ./packet/filter ./conntrack ./dataplane ./dataplane/l2 ./dataplane/policy ./ctl/config ./tunnel ./tunnel/icmperr ./tunnel/ipfrag
 
 .PHONY: all test build bench fuzz captures
 
@@ -10,7 +10,7 @@ all: build
 
 ## test: vet, all tests (privileged ones need root), and the race detector over the lock-free tables
 test:
-	$(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -count=1 -race ./conntrack/... ./dataplane/l2 ./dataplane/policy ./packet/filter ./ctl/...
+	$(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) test -count=1 -race ./conntrack/... ./dataplane/l2 ./dataplane/policy ./packet/filter ./ctl/... ./tunnel/...
 
 ## build: the ctswitch binary, in bin/
 build:
@@ -18,7 +18,7 @@ build:
 
 ## bench: the fast-path benchmarks (speed claims come from here)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./packet/... ./conntrack ./dataplane/...
+	$(GO) test -run '^$$' -bench . -benchmem ./packet/... ./conntrack ./dataplane/... ./tunnel/...
 
 ## fuzz: every fuzz target of packet and conntrack, $(FUZZTIME) each
 fuzz:

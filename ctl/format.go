@@ -225,3 +225,44 @@ func PrintTrace(w io.Writer, n int, r *dataplane.TraceRecord) error {
 	_, err := fmt.Fprintf(w, "  => %s\n", r.Outcome)
 	return err
 }
+
+// PrintTunnels renders "tunnel show".
+func PrintTunnels(w io.Writer, a *TunnelAnswer) error {
+	if len(a.Tunnels) == 0 {
+		_, err := fmt.Fprintln(w, "no tunnels")
+		return err
+	}
+	tw := table(w)
+	fmt.Fprintln(tw, "TUNNEL\tNETWORK\tTYPE\tID\tLOCAL\tREMOTE\tNEXT_HOP\tLINK_MTU\tPATH_MTU\tLEARNED\tINNER_MTU\tRX\tTX\tDROPS")
+	for _, r := range a.Tunnels {
+		nh := r.Via + " " + r.NextHopMAC
+		if r.Via == "" {
+			nh = "unresolved: " + r.NextHopErr
+		}
+		learned := "-"
+		if r.Learned > 0 {
+			learned = fmt.Sprintf("%d (%s left)", r.Learned, time.Duration(r.LearnedTTL).Round(time.Second))
+		}
+		id := r.ID
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\n", r.Name, r.Network, r.Type, id, r.Local, r.Remote,
+			nh, r.LinkMTU, r.PathMTU, learned, r.InnerMTU, r.Rx, r.Tx, r.Drops)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var keys []string
+	for k, v := range a.Counters {
+		if v > 0 {
+			keys = append(keys, fmt.Sprintf("%s=%d", k, v))
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		_, err := fmt.Fprintf(w, "counters: %s\n", strings.Join(keys, " "))
+		return err
+	}
+	return nil
+}

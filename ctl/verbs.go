@@ -16,6 +16,9 @@ import (
 	"github.com/ctswitch/ctswitch/conntrack"
 	"github.com/ctswitch/ctswitch/dataplane"
 	"github.com/ctswitch/ctswitch/packet/filter"
+	"github.com/ctswitch/ctswitch/tunnel"
+	"github.com/ctswitch/ctswitch/tunnel/icmperr"
+	"github.com/ctswitch/ctswitch/tunnel/ipfrag"
 )
 
 // Backend is what the verbs act on: a running switch and the daemon's
@@ -50,6 +53,7 @@ const (
 	VerbTraceFrame = "trace packet"
 	VerbCapture    = "capture"
 	VerbReload     = "reload"
+	VerbTunnelShow = "tunnel show"
 )
 
 // Handlers returns every verb's handler.
@@ -70,6 +74,7 @@ func (b *Backend) Handlers() map[string]Handler {
 		VerbTraceFrame: b.traceFrame,
 		VerbCapture:    b.capture,
 		VerbReload:     b.reload,
+		VerbTunnelShow: b.tunnelShow,
 	}
 }
 
@@ -278,6 +283,21 @@ func (b *Backend) drops(ctx context.Context, args json.RawMessage, send func(any
 				if c.n > 0 || a.All {
 					rows = append(rows, DropRow{Where: where, Reason: c.name, Count: c.n, Help: c.help})
 				}
+			}
+		}
+	}
+	for _, m := range []struct {
+		where string
+		m     map[string]uint64
+	}{{"tunnel", st.TunnelReasons}, {"tunnel reassembly", st.ReassemblyReasons}, {"tunnel icmp not sent", st.ICMPSuppressed}} {
+		var keys []string
+		for k := range m.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if n := m.m[k]; n > 0 || a.All {
+				rows = append(rows, DropRow{Where: m.where, Reason: k, Count: n, Help: tunnelHelp(m.where, k)})
 			}
 		}
 	}
@@ -1019,4 +1039,85 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func macString(m [6]byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+func tunnelHelp(where, reason string) string {
+	switch where {
+	case "tunnel":
+		for _, r := range tunnel.Reasons() {
+			if r.Name() == reason {
+				return r.Help()
+			}
+		}
+	case "tunnel reassembly":
+		for r := ipfrag.Reason(0); int(r) < ipfrag.NumReasons; r++ {
+			if r.Name() == reason {
+				return r.Help()
+			}
+		}
+	case "tunnel icmp not sent":
+		for r := icmperr.Reason(0); int(r) < icmperr.NumReasons; r++ {
+			if r.Name() == reason {
+				return "a too-big packet got no ICMP error: " + r.Help()
+			}
+		}
+		return "a too-big packet got no ICMP error: rate limit"
+	}
+	return ""
+}
+
+// TunnelRow is one endpoint of "tunnel show".
+type TunnelRow struct {
+	Name       string   `json:"name"`
+	Network    string   `json:"network"`
+	Type       string   `json:"type"`
+	Local      string   `json:"local"`
+	Remote     string   `json:"remote"`
+	ID         string   `json:"id"` // "key 42", "vni 7", ""
+	Underlay   string   `json:"underlay"`
+	Via        string   `json:"via,omitempty"`
+	NextHopMAC string   `json:"next_hop_mac,omitempty"`
+	NextHopErr string   `json:"next_hop_error,omitempty"`
+	LinkMTU    int      `json:"link_mtu"`
+	PathMTU    int      `json:"path_mtu"`
+	Learned    int      `json:"learned_pmtu,omitempty"`
+	LearnedTTL Duration `json:"learned_expires,omitempty"`
+	InnerMTU   int      `json:"inner_mtu"`
+	Rx         uint64   `json:"rx_packets"`
+	Tx         uint64   `json:"tx_packets"`
+	Drops      uint64   `json:"drops"`
+}
+
+// TunnelAnswer is "tunnel show".
+type TunnelAnswer struct {
+	Tunnels  []TunnelRow       `json:"tunnels"`
+	Counters map[string]uint64 `json:"counters"`
+}
+
+func (b *Backend) tunnelShow(ctx context.Context, args json.RawMessage, send func(any) error) error {
+	if err := decodeArgs(args, &struct{}{}); err != nil {
+		return err
+	}
+	st := b.Switch.Stats()
+	ans := TunnelAnswer{Tunnels: []TunnelRow{}, Counters: st.TunnelCounters}
+	for _, t := range st.Tunnels {
+		c := t.Config
+		r := TunnelRow{
+			Name: t.Name, Network: t.Network, Type: c.Kind.String(), Local: c.Local.String(), Remote: c.Remote.String(),
+			Underlay: t.Underlay, NextHopErr: t.NextHopErr, LinkMTU: t.LinkMTU, PathMTU: t.PathMTU,
+			Learned: t.Learned, LearnedTTL: Duration(t.LearnedTTL), InnerMTU: t.InnerMTU,
+			Rx: t.RxPackets, Tx: t.TxPackets, Drops: t.Drops,
+		}
+		switch {
+		case c.Kind == tunnel.Geneve:
+			r.ID = fmt.Sprintf("vni %d", c.VNI)
+		case c.Key != nil:
+			r.ID = fmt.Sprintf("key %d", *c.Key)
+		}
+		if t.NextHop != nil {
+			r.Via, r.NextHopMAC = t.NextHop.Via.String(), macString(t.NextHop.DstMAC)
+		}
+		ans.Tunnels = append(ans.Tunnels, r)
+	}
+	return send(ans)
 }

@@ -1,34 +1,148 @@
 package dataplane
 
 import (
+	"errors"
+
 	"github.com/ctswitch/ctswitch/conntrack"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
 	"github.com/ctswitch/ctswitch/packet"
+	"github.com/ctswitch/ctswitch/tunnel/ipfrag"
 )
 
 // process runs the owner's part of the pipeline over frames in arrival
 // order: conntrack (in batches, so its lookups are pipelined), then per
 // frame MAC learning and lookup, policy, and transmission.
 func (w *worker) process(items []item, now int64) {
+	for i := range items {
+		if items[i].pkt.IsFragment() {
+			w.defragItem(&items[i], now)
+		}
+	}
 	for len(items) > 0 {
 		n := min(len(items), maxTrack)
 		batch := items[:n]
 		items = items[n:]
 		pk := w.track[:0]
-		for _, it := range batch {
-			pk = append(pk, it.pkt)
+		for i := range batch {
+			if !batch[i].skip {
+				pk = append(pk, batch[i].pkt)
+			}
 		}
 		w.shard.TrackBatch(pk, now, w.results)
+		j := 0
 		for i := range batch {
 			it := &batch[i]
-			if it.trace == nil {
-				w.forward(it, &w.results[i], now)
+			if it.skip {
 				continue
 			}
-			w.traceConntrack(it, &w.results[i])
-			w.forward(it, &w.results[i], now)
+			res := &w.results[j]
+			j++
+			if it.trace == nil {
+				w.forward(it, res, now)
+				continue
+			}
+			w.traceConntrack(it, res)
+			w.forward(it, res, now)
 			it.trace.finish()
 		}
+	}
+}
+
+// defragItem adds a fragment to its datagram (conntrack's reassembly, on
+// this shard). The fragment is held (item skipped) until its datagram is
+// complete; then the datagram is copied out of conntrack's buffer and
+// classified by its 5-tuple: tracked and forwarded here if this worker
+// owns it, else handed to its owner, in pieces no larger than the
+// hand-off slots if need be (the owner reassembles them again).
+func (w *worker) defragItem(it *item, now int64) {
+	p, tr := it.pkt, it.trace
+	inPort := int(it.inPort)
+	orig := p.Frame
+	res, done := w.shard.Defrag(p, now)
+	if !done {
+		it.skip = true
+		if res.Verdict == conntrack.VerdictInvalid {
+			if tr != nil {
+				tr.rec.step(w.id, "reassembly", "%s", res.Why.String())
+			}
+			w.dropped(DropFragment, orig, inPort, tr)
+		} else {
+			w.ctr.fragHeld.inc()
+			if tr != nil {
+				tr.rec.step(w.id, "reassembly", "fragment held until its datagram is complete")
+			}
+		}
+		if tr != nil {
+			tr.finish()
+			it.trace = nil
+		}
+		return
+	}
+	w.ctr.reassembled.inc()
+	if w.bigN == len(w.big) {
+		it.skip = true
+		w.dropped(DropFragmentBuffers, orig, inPort, tr)
+		if tr != nil {
+			tr.finish()
+			it.trace = nil
+		}
+		return
+	}
+	s := &w.big[w.bigN]
+	w.bigN++
+	if !s.fill(p, it.stamp, inPort, tr) {
+		it.skip = true
+		w.dropped(DropFragmentBuffers, orig, inPort, tr)
+		return
+	}
+	owner := w.sw.ct.Classify(&s.pkt)
+	if tr != nil {
+		tr.rec.step(w.id, "reassembly", "datagram of %d fragments complete, %d bytes: owner worker %d", res.Fragments, len(s.pkt.Frame), owner)
+	}
+	if owner == w.id {
+		it.pkt = &s.pkt
+		return
+	}
+	it.skip = true
+	w.handOffDatagram(&s.pkt, it.stamp, inPort, owner, tr)
+}
+
+// handOffDatagram hands a reassembled datagram to its owner: whole if it
+// fits a hand-off slot, else as fragments that do.
+func (w *worker) handOffDatagram(p *conntrack.Packet, stamp int64, inPort, owner int, tr *traceRec) {
+	h := w.out[owner]
+	give := func(f []byte) error {
+		var q conntrack.Packet
+		q.Zone = p.Zone
+		if err := packet.Parse(f, &q.Meta); err != nil {
+			return err
+		}
+		q.Frame = f
+		w.sw.ct.Classify(&q)
+		s := h.reserve()
+		if s == nil || !s.fill(&q, stamp, inPort, tr) {
+			w.dropped(DropHandoffFull, f, inPort, nil)
+			return nil
+		}
+		tr = nil // the record travels with the first piece
+		h.commit()
+		w.ctr.handoffOut.inc()
+		w.wakeOwner[owner] = true
+		return nil
+	}
+	if len(p.Frame) <= w.sw.frameCap {
+		_ = give(p.Frame)
+		return
+	}
+	mtu := w.sw.frameCap - packet.EthernetHeaderLen - 8
+	var err error
+	if p.Meta.IPVersion == 4 {
+		err = ipfrag.FragmentIPv4(p.Frame, mtu, w.sinkBuf, give)
+	} else {
+		err = ipfrag.FragmentIPv6(p.Frame, mtu, p.Meta.FragID, w.sinkBuf, give)
+	}
+	if err != nil {
+		w.dropped(DropFragmentBuffers, p.Frame, inPort, tr)
 	}
 }
 
@@ -79,14 +193,15 @@ func (w *worker) forward(it *item, res *conntrack.Result, now int64) {
 		}
 		return
 	}
+	hash := it.pkt.Hash()
 	if out >= 0 {
-		w.emit(out, frame, inPort, tr)
+		w.emit(out, frame, inPort, hash, tr)
 		return
 	}
 	sent := false
 	for _, pi := range n.ports {
 		if pi != inPort {
-			w.emit(pi, frame, inPort, tr)
+			w.emit(pi, frame, inPort, hash, tr)
 			sent = true
 		}
 	}
@@ -95,23 +210,98 @@ func (w *worker) forward(it *item, res *conntrack.Result, now int64) {
 	}
 }
 
-// emit copies a frame into a tx frame of this worker's queue on port pi.
-func (w *worker) emit(pi int, frame []byte, inPort int, tr *traceRec) {
+// emit sends a frame out of port pi: copied into a tx frame of this
+// worker's queue on it, or, for a tunnel endpoint, encapsulated onto its
+// underlay. inPort is where the frame came in (-1 for frames the switch
+// makes), hash its flow's hash.
+func (w *worker) emit(pi int, frame []byte, inPort int, hash uint64, tr *traceRec) {
 	p := w.sw.ports[pi]
+	if p.kind == portTunnel {
+		w.emitTunnel(p, frame, inPort, hash, tr)
+		return
+	}
 	if len(frame) > p.maxFrame {
+		w.emitFragments(pi, frame, inPort, tr)
+		return
+	}
+	buf, ok := w.txBuf(pi, inPort, frame, tr)
+	if !ok {
+		return
+	}
+	w.txCommit(pi, copy(buf, frame))
+	if tr != nil || w.obs != nil {
+		w.sent(pi, frame, tr)
+	}
+}
+
+// emitFragments sends a frame longer than port pi allows: a datagram
+// reassembled from fragments goes out fragmented again (IPv4 without DF,
+// or IPv6 that arrived fragmented); anything else is dropped.
+func (w *worker) emitFragments(pi int, frame []byte, inPort int, tr *traceRec) {
+	p := w.sw.ports[pi]
+	var m packet.Meta
+	if packet.Parse(frame, &m) != nil || m.IPVersion == 0 {
 		w.dropped(DropMTUExceeded, frame, inPort, tr)
 		return
 	}
+	mtu := p.maxFrame - (m.L3Off - 0) - 4 // L3 MTU: the frame limit less the L2 header (and the tag allowance)
+	if m.VLANCount == 0 {
+		mtu = p.maxFrame - packet.EthernetHeaderLen - 4
+	}
+	send := func(f []byte) error {
+		buf, ok := w.txBuf(pi, inPort, f, nil)
+		if !ok {
+			return nil
+		}
+		w.txCommit(pi, copy(buf, f))
+		w.ctr.refragments.inc()
+		if w.obs != nil {
+			w.sent(pi, f, nil)
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case m.IPVersion == 4 && packet.IPv4(frame[m.L3Off:]).DF():
+		err = errors.New("DF set")
+	case m.IPVersion == 4:
+		err = ipfrag.FragmentIPv4(frame, mtu, w.fragScratch(), send)
+	case m.FragHdrOff != 0 || w.reassembledV6(frame):
+		err = ipfrag.FragmentIPv6(frame, mtu, m.FragID, w.fragScratch(), send)
+	default:
+		err = errors.New("IPv6 is not fragmented in transit")
+	}
+	if err != nil {
+		w.dropped(DropMTUExceeded, frame, inPort, tr)
+		return
+	}
+	w.ctr.refragmented.inc()
+	if tr != nil {
+		tr.rec.step(w.id, "output", "port %s queue %d, in fragments of at most %d bytes (reassembled datagram)", p.name, w.id, mtu)
+		tr.rec.Sent = append(tr.rec.Sent, p.name)
+	}
+}
+
+// reassembledV6 reports whether an unfragmented IPv6 frame is a datagram
+// this worker reassembled this round (it may be refragmented).
+func (w *worker) reassembledV6(frame []byte) bool {
+	for i := range w.big[:w.bigN] {
+		if len(w.big[i].buf) > 0 && &w.big[i].buf[0] == &frame[0] {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *worker) fragScratch() []byte { return w.sinkBuf }
+
+// txBuf lends the next tx frame of this worker's queue on port pi (a
+// scratch buffer without I/O); txCommit queues it with n bytes. A full
+// ring drops the frame, counted against inPort.
+func (w *worker) txBuf(pi, inPort int, frame []byte, tr *traceRec) ([]byte, bool) {
 	q := w.queues[pi]
 	if q == nil {
-		if w.sink != nil {
-			w.sink(pi, frame)
-		}
-		w.ctr.forwarded.inc()
-		if tr != nil || w.obs != nil {
-			w.sent(pi, frame, tr)
-		}
-		return
+		return w.sinkBuf, true
 	}
 	tb := &w.tx[pi]
 	if tb.used == tb.lent {
@@ -121,16 +311,25 @@ func (w *worker) emit(pi int, frame []byte, inPort int, tr *traceRec) {
 		n, err := q.AllocTx(tb.descs)
 		if err != nil || n == 0 {
 			w.dropped(DropTxRingFull, frame, inPort, tr)
-			return
+			return nil, false
 		}
 		tb.lent, tb.used = n, 0
 	}
-	d := &tb.descs[tb.used]
-	d.Len = uint32(copy(q.FrameCap(*d), frame))
-	tb.used++
-	if tr != nil || w.obs != nil {
-		w.sent(pi, frame, tr)
+	return q.FrameCap(tb.descs[tb.used]), true
+}
+
+func (w *worker) txCommit(pi, n int) {
+	q := w.queues[pi]
+	if q == nil {
+		if w.sink != nil {
+			w.sink(pi, w.sinkBuf[:n])
+		}
+		w.ctr.forwarded.inc()
+		return
 	}
+	tb := &w.tx[pi]
+	tb.descs[tb.used].Len = uint32(n)
+	tb.used++
 }
 
 // flushPort transmits the frames filled for port pi. Frames lent but not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 	"github.com/ctswitch/ctswitch/dataplane/l2"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
 	"github.com/ctswitch/ctswitch/packet"
+	"github.com/ctswitch/ctswitch/tunnel"
+	"github.com/ctswitch/ctswitch/tunnel/icmperr"
 )
 
 // PortSpec is one switch port.
@@ -47,6 +50,11 @@ type NetworkSpec struct {
 	MACLimit int
 	// Static MAC entries: MAC -> port name.
 	Static map[packet.MAC]string
+	// ICMPSource is the source address (one IPv4, one IPv6 at most) of
+	// the ICMP errors the switch sends into the network when a packet does
+	// not fit a tunnel (default: the too-big packet's destination, as
+	// Linux's bridged tunnels do).
+	ICMPSource []netip.Addr
 }
 
 // SwitchConfig says how to build a switch.
@@ -87,7 +95,18 @@ type SwitchConfig struct {
 	// stalled worker's watermark before it processes them anyway
 	// (default 100ms; counted as order_wait_timeouts).
 	OrderWait time.Duration
-	Logger    *slog.Logger
+	// Underlays are the ports tunnels leave and arrive on; Tunnels are
+	// the remote endpoints of the networks (see TunnelSpec).
+	Underlays []UnderlaySpec
+	Tunnels   []TunnelSpec
+	// ICMPLimit rate-limits the ICMP errors sent for packets too big for
+	// a tunnel (zero: icmperr's defaults, generous enough never to stall
+	// path MTU discovery).
+	ICMPLimit icmperr.LimiterConfig
+	// PMTUExpiry is how long a path MTU learned from the underlay holds
+	// (zero: 10 minutes, as Linux's ip_rt_mtu_expires).
+	PMTUExpiry time.Duration
+	Logger     *slog.Logger
 }
 
 const (
@@ -99,21 +118,35 @@ const (
 
 // network is a built virtual network.
 type network struct {
-	name   string
-	id     uint16
-	zone   uint16
-	policy atomic.Pointer[policy.Policy]
-	ports  []int // port indexes
+	name     string
+	id       uint16
+	zone     uint16
+	policy   atomic.Pointer[policy.Policy]
+	ports    []int // port indexes
+	icmpSrc4 netip.Addr
+	icmpSrc6 netip.Addr
 }
+
+// portKind says what is behind a switch port.
+type portKind uint8
+
+const (
+	portVM       portKind = iota // an AF_XDP port in a network
+	portUnderlay                 // an AF_XDP port tunnels use; in no network
+	portTunnel                   // a remote tunnel endpoint in a network; sends through its underlay
+)
 
 // swPort is a switch port: the spec, its network and its AF_XDP port (nil
 // for a port without I/O, as in benchmarks and fuzzing).
 type swPort struct {
 	name     string
 	ifname   string
+	kind     portKind
+	mode     *Mode // nil: SwitchConfig.Mode
 	net      *network
 	port     *Port
-	maxFrame int // largest frame accepted in and sent out: MTU + Ethernet + one VLAN tag
+	tun      *tunPort // portTunnel only
+	maxFrame int      // largest frame accepted in and sent out: MTU + Ethernet + one VLAN tag
 }
 
 // Switch is a running (or ready) switch: ports, networks, workers, the
@@ -143,6 +176,11 @@ type Switch struct {
 	obsMu    sync.Mutex                // serialises changes to obs
 	wallBase time.Time                 // wall clock at monoBase, for stamps
 	monoBase int64
+
+	tuns      []*tunPort
+	tunByEP   map[*tunnel.Endpoint]int // endpoint -> port index
+	tunTable  *tunnel.Table
+	icmpLimit *icmperr.Limiter
 }
 
 // portIndexer resolves port names for policy compilation.
@@ -157,14 +195,28 @@ func New(ctx context.Context, cfg SwitchConfig) (*Switch, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, p := range sw.ports {
+	if len(sw.tuns) > 0 {
+		if err := sw.resolveLocals(); err != nil {
+			return nil, err
+		}
+	}
+	for pi, p := range sw.ports {
+		if p.kind == portTunnel {
+			continue
+		}
 		mode := cfg.Mode
-		if m := cfg.Ports[i].Mode; m != nil {
-			mode = *m
+		if p.mode != nil {
+			mode = *p.mode
+		}
+		var filter *Filter
+		if p.kind == portUnderlay {
+			if filter, err = sw.underlayFilter(pi); err != nil {
+				return nil, errors.Join(fmt.Errorf("switch: %w", err), sw.closePorts())
+			}
 		}
 		port, err := Open(ctx, Config{
 			Interface: p.ifname, Mode: mode, Queues: sw.cfg.Workers,
-			RingSize: cfg.RingSize, FrameSize: cfg.FrameSize,
+			RingSize: cfg.RingSize, FrameSize: cfg.FrameSize, Filter: filter,
 		})
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("port %s: %w", p.name, err), sw.closePorts())
@@ -224,7 +276,7 @@ func build(cfg SwitchConfig) (*Switch, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = len(cfg.CPUs)
 	}
-	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{})}
+	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{}), tunByEP: map[*tunnel.Endpoint]int{}}
 	sw.monoBase, sw.wallBase = Now(), time.Now()
 
 	if len(cfg.Networks) == 0 {
@@ -252,6 +304,16 @@ func build(cfg SwitchConfig) (*Switch, error) {
 		}
 		usedIDs[id] = ns.Name
 		n := &network{name: ns.Name, id: id, zone: ns.Zone}
+		for _, a := range ns.ICMPSource {
+			switch a = a.Unmap(); {
+			case a.Is4() && !n.icmpSrc4.IsValid():
+				n.icmpSrc4 = a
+			case a.Is6() && !n.icmpSrc6.IsValid():
+				n.icmpSrc6 = a
+			default:
+				return nil, fmt.Errorf("switch: network %q: ICMP source %v: at most one IPv4 and one IPv6 address", ns.Name, a)
+			}
+		}
 		netByName[ns.Name] = n
 		sw.networks = append(sw.networks, n)
 	}
@@ -263,13 +325,8 @@ func build(cfg SwitchConfig) (*Switch, error) {
 		if name == "" {
 			name = ps.Interface
 		}
-		if _, dup := sw.portIdx[name]; dup {
-			return nil, fmt.Errorf("switch: port %q given twice", name)
-		}
-		for _, p := range sw.ports {
-			if p.ifname == ps.Interface {
-				return nil, fmt.Errorf("switch: interface %s is both port %q and port %q", ps.Interface, p.name, name)
-			}
+		if err := sw.addPortName(name, ps.Interface); err != nil {
+			return nil, err
 		}
 		n := sw.networks[0]
 		if ps.Network != "" {
@@ -278,9 +335,11 @@ func build(cfg SwitchConfig) (*Switch, error) {
 				return nil, fmt.Errorf("switch: port %q: no network %q", name, ps.Network)
 			}
 		}
-		sw.portIdx[name] = len(sw.ports)
 		n.ports = append(n.ports, len(sw.ports))
-		sw.ports = append(sw.ports, &swPort{name: name, ifname: ps.Interface, net: n, maxFrame: 1500 + 18})
+		sw.ports = append(sw.ports, &swPort{name: name, ifname: ps.Interface, net: n, mode: ps.Mode, maxFrame: 1500 + 18})
+	}
+	if err := sw.buildTunnels(&cfg, netByName); err != nil {
+		return nil, err
 	}
 	for i, ns := range cfg.Networks {
 		pol, err := policy.Compile(ns.Policy, portIndexer(sw.portIdx))
@@ -329,6 +388,23 @@ func build(cfg SwitchConfig) (*Switch, error) {
 	return sw, nil
 }
 
+// addPortName reserves a port name and interface (ifname "" for a port
+// without one).
+func (sw *Switch) addPortName(name, ifname string) error {
+	if _, dup := sw.portIdx[name]; dup {
+		return fmt.Errorf("switch: port %q given twice", name)
+	}
+	if ifname != "" {
+		for _, p := range sw.ports {
+			if p.ifname == ifname {
+				return fmt.Errorf("switch: interface %s is both port %q and port %q", ifname, p.name, name)
+			}
+		}
+	}
+	sw.portIdx[name] = len(sw.ports)
+	return nil
+}
+
 func net6(m packet.MAC) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
 }
@@ -345,7 +421,16 @@ func (sw *Switch) buildWorkers() error {
 	}
 	sw.frameCap = 0
 	for _, p := range sw.ports {
-		sw.frameCap = max(sw.frameCap, p.maxFrame)
+		if p.kind != portTunnel {
+			sw.frameCap = max(sw.frameCap, p.maxFrame)
+		}
+	}
+	for _, p := range sw.ports {
+		if p.kind == portTunnel {
+			// An inner frame is at most what the underlay brings, minus
+			// the tunnel headers; the bound that matters is the buffers'.
+			p.maxFrame = sw.frameCap
+		}
 	}
 	slots := sw.cfg.HandoffSlots
 	if slots == 0 {
@@ -406,6 +491,9 @@ func (sw *Switch) Start() error {
 	if need := runtime.NumCPU() + len(sw.workers); runtime.GOMAXPROCS(0) < need {
 		runtime.GOMAXPROCS(need)
 	}
+	if len(sw.tuns) > 0 {
+		sw.refreshNextHops()
+	}
 	for _, w := range sw.workers {
 		w.shard.Own()
 		sw.wg.Add(1)
@@ -422,14 +510,28 @@ func (sw *Switch) housekeeping() {
 	defer sw.wg.Done()
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		select {
 		case <-sw.stop:
 			return
 		case <-t.C:
 			sw.macs.Age(Now(), 4096)
+			// Next hops: every second, and every tick while one waits
+			// for its neighbour.
+			if len(sw.tuns) > 0 && (tick%5 == 0 || sw.nextHopPending()) {
+				sw.refreshNextHops()
+			}
 		}
 	}
+}
+
+func (sw *Switch) nextHopPending() bool {
+	for _, tp := range sw.tuns {
+		if tp.nh.Load() == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // workerFailed records a worker's fatal error; Err reports it.
@@ -584,6 +686,15 @@ type Stats struct {
 	Ports   []PortStats
 	// Drops sums every worker's drops by reason name (zeros included).
 	Drops map[string]uint64
+	// Tunnels, with tunnels configured: each endpoint, the tunnel
+	// counters (rx_packets, frag_needed_sent, ...), decapsulation drops
+	// by reason (tunnel_decap), reassembly refusals by reason
+	// (tunnel_reassembly), and why too-big packets got no ICMP error.
+	Tunnels           []TunnelStats
+	TunnelCounters    map[string]uint64
+	TunnelReasons     map[string]uint64
+	ReassemblyReasons map[string]uint64
+	ICMPSuppressed    map[string]uint64
 }
 
 // Stats returns the counters; safe from any goroutine.
@@ -610,12 +721,21 @@ func (sw *Switch) Stats() Stats {
 		st.Workers = append(st.Workers, ws)
 	}
 	for _, p := range sw.ports {
-		ps := PortStats{Name: p.name, Interface: p.ifname, Network: p.net.name}
+		if p.kind == portTunnel {
+			continue // in Tunnels
+		}
+		ps := PortStats{Name: p.name, Interface: p.ifname, Network: "(underlay)"}
+		if p.net != nil {
+			ps.Network = p.net.name
+		}
 		if p.port != nil {
 			ps.Mode = p.port.Mode().String()
 			ps.Queues = p.port.Stats()
 		}
 		st.Ports = append(st.Ports, ps)
+	}
+	if len(sw.tuns) > 0 {
+		sw.tunnelStats(&st)
 	}
 	return st
 }

@@ -119,6 +119,9 @@ func (sw *Switch) TraceFrame(ctx context.Context, port string, frame []byte) (*T
 		return nil, fmt.Errorf("trace: no port %q (ports: %v)", port, sw.PortNames())
 	}
 	p := sw.ports[pi]
+	if p.kind == portUnderlay {
+		return nil, fmt.Errorf("trace: %s is an underlay port: trace the inner frame on its tunnel's port", port)
+	}
 	n := p.net
 	const self = -1 // steps run in the caller, not on a worker
 	r := &TraceRecord{Time: time.Now(), Port: p.name, Len: len(frame), Synthetic: true}

@@ -61,12 +61,30 @@ func UnderlayFilter(local []netip.Addr, genevePort uint16) (*Filter, error) {
 		asm.LoadMem(asm.R3, asm.R6, 4, asm.Word), // xdp_md.data_end
 	)
 	need(14)
-	add(
-		asm.LoadMem(asm.R5, asm.R2, 12, asm.Half),
-		asm.JEq.Imm(asm.R5, int32(htons(0x0800)), "ul_ipv4"),
-		asm.JEq.Imm(asm.R5, int32(htons(0x86dd)), "ul_ipv6"),
-		asm.Ja.Label(FilterPass),
-	)
+	add(asm.LoadMem(asm.R5, asm.R2, 12, asm.Half))
+	// Only the families with local addresses get code: the verifier
+	// refuses unreachable instructions.
+	if len(v4) > 0 {
+		add(asm.JEq.Imm(asm.R5, int32(htons(0x0800)), "ul_ipv4"))
+	}
+	if len(v6) > 0 {
+		add(asm.JEq.Imm(asm.R5, int32(htons(0x86dd)), "ul_ipv6"))
+	}
+	add(asm.Ja.Label(FilterPass))
+	if len(v4) > 0 {
+		in = append(in, ipv4Section(v4, port)...)
+	}
+	if len(v6) > 0 {
+		in = append(in, ipv6Section(v6, port)...)
+	}
+	// Falling off the end of a filter redirects to the switch.
+	in = append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(underlayRedirect))
+	return &Filter{Name: "underlay", Instructions: in}, nil
+}
+
+func ipv4Section(v4 []netip.Addr, port int32) asm.Instructions {
+	var in asm.Instructions
+	add := func(i ...asm.Instruction) { in = append(in, i...) }
 
 	// IPv4: 14 Ethernet + 20 IP, no options.
 	in = append(in, asm.Mov.Reg(asm.R4, asm.R2).WithSymbol("ul_ipv4"))
@@ -76,16 +94,11 @@ func UnderlayFilter(local []netip.Addr, genevePort uint16) (*Filter, error) {
 		asm.JNE.Imm(asm.R5, 0x45, FilterPass),
 		asm.LoadMem(asm.R5, asm.R2, 30, asm.Word), // destination address
 	)
-	if len(v4) == 0 {
-		add(asm.Ja.Label(FilterPass))
-	}
 	for _, a := range v4 {
 		b := a.As4()
 		add(asm.JEq.Imm32(asm.R5, int32(binary.LittleEndian.Uint32(b[:])), "ul_v4_local"))
 	}
-	if len(v4) > 0 {
-		add(asm.Ja.Label(FilterPass))
-	}
+	add(asm.Ja.Label(FilterPass))
 	in = append(in, asm.LoadMem(asm.R5, asm.R2, 23, asm.Byte).WithSymbol("ul_v4_local")) // protocol
 	add(
 		asm.LoadMem(asm.R0, asm.R2, 20, asm.Half), // flags and fragment offset
@@ -124,13 +137,15 @@ func UnderlayFilter(local []netip.Addr, genevePort uint16) (*Filter, error) {
 		asm.JEq.Imm(asm.R5, port, underlayRedirect),
 		asm.Ja.Label(FilterPass),
 	)
+	return in
+}
 
+func ipv6Section(v6 []netip.Addr, port int32) asm.Instructions {
+	var in asm.Instructions
+	add := func(i ...asm.Instruction) { in = append(in, i...) }
 	// IPv6: 14 Ethernet + 40 IP.
 	in = append(in, asm.Mov.Reg(asm.R4, asm.R2).WithSymbol("ul_ipv6"))
 	add(asm.Add.Imm(asm.R4, 54), asm.JGT.Reg(asm.R4, asm.R3, FilterPass))
-	if len(v6) == 0 {
-		add(asm.Ja.Label(FilterPass))
-	}
 	for i, a := range v6 {
 		b := a.As16()
 		next := fmt.Sprintf("ul_v6_not%d", i)
@@ -141,9 +156,7 @@ func UnderlayFilter(local []netip.Addr, genevePort uint16) (*Filter, error) {
 		add(asm.Ja.Label("ul_v6_local"))
 		in = append(in, asm.Mov.Imm(asm.R5, 0).WithSymbol(next))
 	}
-	if len(v6) > 0 {
-		add(asm.Ja.Label(FilterPass))
-	}
+	add(asm.Ja.Label(FilterPass))
 	in = append(in, asm.LoadMem(asm.R5, asm.R2, 20, asm.Byte).WithSymbol("ul_v6_local")) // next header
 	add(
 		asm.JEq.Imm(asm.R5, 47, underlayRedirect),
@@ -181,9 +194,7 @@ func UnderlayFilter(local []netip.Addr, genevePort uint16) (*Filter, error) {
 		asm.JEq.Imm(asm.R5, port, underlayRedirect),
 		asm.Ja.Label(FilterPass),
 	)
-	// Falling off the end of a filter redirects to the switch.
-	in = append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(underlayRedirect))
-	return &Filter{Name: "underlay", Instructions: in}, nil
+	return in
 }
 
 // htons is the value a 16-bit load of a big-endian field yields on this

@@ -134,4 +134,20 @@ func TestUnderlayFilter(t *testing.T) {
 	if _, err := UnderlayFilter(nil, 6081); err == nil {
 		t.Error("no addresses accepted")
 	}
+	// One family only: the other's frames pass, and the program loads
+	// (no unreachable code).
+	for _, a := range []string{local4, local6} {
+		f, err := UnderlayFilter([]netip.Addr{netip.MustParseAddr(a)}, 6081)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := filterProgram(t, f)
+		v4 := ser(t, eth4, ip4(local4, layers.IPProtocolGRE), gre, payload)
+		v6 := ser(t, eth6, ip6(local6, layers.IPProtocolGRE), gre, payload)
+		g4, _, _ := prog.Test(v4)
+		g6, _, _ := prog.Test(v6)
+		if a == local4 && (g4 != verdictRedirect || g6 != verdictPass) || a == local6 && (g4 != verdictPass || g6 != verdictRedirect) {
+			t.Errorf("filter for %s only: v4 %d, v6 %d", a, g4, g6)
+		}
+	}
 }

@@ -82,6 +82,11 @@ type worker struct {
 	orderWait  int64
 
 	obs *observers // loaded once per round; nil when nobody observes
+	tun *tunWorker // nil without tunnels
+
+	sinkBuf []byte // the "tx frame" without I/O
+	big     []slot // reassembled IP datagrams of this round (up to 64 KiB each)
+	bigN    int
 
 	// sink replaces transmission when the worker has no I/O (benchmarks,
 	// fuzzing): it gets each frame the pipeline would send.
@@ -98,6 +103,7 @@ type item struct {
 	inPort int32
 	staged int32     // index of its reorder slot, or -1
 	trace  *traceRec // set for traced packets
+	skip   bool      // consumed before tracking (a fragment held for its datagram)
 }
 
 // txBatch is the frames lent from one output queue and filled so far.
@@ -127,6 +133,11 @@ func newWorker(sw *Switch, id int) (*worker, error) {
 		orderWait: int64(sw.cfg.OrderWait),
 	}
 	w.reorderUse = make([]bool, len(w.reorder))
+	w.sinkBuf = make([]byte, max(sw.frameCap, 65536+packet.EthernetHeaderLen+8))
+	w.big = newSlots(4, 65536+packet.EthernetHeaderLen+8)
+	if len(sw.tuns) > 0 {
+		w.tun = newTunWorker(sw)
+	}
 	w.items = make([]item, 0, nports*batch+len(w.reorder)+sw.cfg.Workers*1024)
 	for i := range w.tx {
 		w.tx[i].descs = make([]Desc, batch)
@@ -216,6 +227,10 @@ func (w *worker) run() {
 func (w *worker) iterate() (bool, error) {
 	now := Now()
 	w.obs = w.sw.obs.Load()
+	if w.tun != nil {
+		w.tun.arenaN = 0 // last round's reassembled frames are processed or copied
+	}
+	w.bigN = 0
 	w.items = w.items[:0]
 	drained := true
 	selfLimit := int64(math.MaxInt64)
@@ -438,6 +453,16 @@ func (w *worker) ingress(pkt *conntrack.Packet, frame []byte, inPort int, stamp 
 	if w.obs != nil {
 		tr = w.observeRx(frame, inPort, stamp)
 	}
+	if w.sw.ports[inPort].kind == portUnderlay {
+		w.ingressUnderlay(pkt, frame, inPort, stamp, tr)
+		return
+	}
+	w.ingressFrame(pkt, frame, inPort, stamp, tr)
+}
+
+// ingressFrame is ingress for a frame of a network's port (for a tunnel
+// endpoint: the inner frame).
+func (w *worker) ingressFrame(pkt *conntrack.Packet, frame []byte, inPort int, stamp int64, tr *traceRec) {
 	p := w.sw.ports[inPort]
 	switch {
 	case len(frame) < packet.EthernetHeaderLen:
@@ -457,10 +482,9 @@ func (w *worker) ingress(pkt *conntrack.Packet, frame []byte, inPort int, stamp 
 	}
 	// Trim L2 padding: every later length and checksum is the IP one.
 	pkt.Frame = pkt.Meta.Trimmed(frame)
-	if pkt.Meta.Fragment {
-		w.dropRx(DropFragment, frame, inPort, tr)
-		return
-	}
+	// A fragment's owner comes from its datagram (addresses, protocol,
+	// id), so all of one datagram meet on one worker, which reassembles
+	// it (see defragItem).
 	owner := w.sw.ct.Classify(pkt)
 	if tr != nil {
 		traceParsed(&tr.rec, w.id, pkt, len(frame), p.net)

@@ -330,6 +330,17 @@ func newCTLimitsCmd() *cobra.Command {
 		`Limits change with "ctswitch ct set limit N [--zone Z]".`, cobra.NoArgs, ctl.VerbCTLimits, nil, ctl.PrintLimits, nil)
 }
 
+func newTunnelCmd() *cobra.Command {
+	c := &cobra.Command{Use: "tunnel", Short: "Tunnel endpoints", Args: cobra.ArbitraryArgs, RunE: groupRunE}
+	c.AddCommand(simpleVerb("show", "List tunnel endpoints: next hop, link and path MTU, learned path MTU, counters",
+		`Show lists every remote endpoint with its underlay next hop (from the kernel's routes
+and neighbours), the link MTU, the path MTU in use (lower when the underlay sent
+"fragmentation needed" or "packet too big" about our packets; it expires), the
+largest inner IP packet of an untagged frame that fits, and packet counters.`, cobra.NoArgs, ctl.VerbTunnelShow, nil,
+		ctl.PrintTunnels, nil))
+	return c
+}
+
 func newReloadCmd() *cobra.Command {
 	return simpleVerb("reload", "Re-read the daemon's config file (as SIGHUP does) and say what changed", "", cobra.NoArgs,
 		ctl.VerbReload, nil,

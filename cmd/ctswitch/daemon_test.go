@@ -72,12 +72,20 @@ func startDaemon(t *testing.T, config, socket string) *daemon {
 	}
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() { d.stop() })
-	c := &ctl.Client{Socket: socket}
+	d.waitServing()
+	return d
+}
+
+// waitServing waits until the daemon answers on its socket.
+func (d *daemon) waitServing() {
+	t := d.t
+	t.Helper()
+	c := &ctl.Client{Socket: d.socket}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		err := c.Get(t.Context(), ctl.VerbPorts, nil, nil)
 		if err == nil {
-			return d
+			return
 		}
 		select {
 		case werr := <-d.done:

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,8 +92,9 @@ func newLabUpCmd() *cobra.Command {
 		Queues: lab.DefaultDemoQueues, MTU: lab.DefaultDemoMTU,
 	}
 	quiet := false
+	var th twoHostFlags
 	cmd := &cobra.Command{
-		Use:   "up",
+		Use:   "up [--two-host [--router] [--tunnel gretap|geneve]]",
 		Short: "Build a lab of VMs whose interfaces become switch ports, kept until 'lab down'",
 		Long: `Up builds the demo lab: VMs vm1..vmN, each a network namespace with one
 interface, veth0, whose peer stays in this namespace as a switch port.
@@ -109,9 +111,17 @@ ctswitch runs on the ports. IPv6 is off on the switch-side interfaces.
 The lab is kept: it stays when this command exits, until 'ctswitch lab down
 ID'. Up prints the lab id, each VM's namespace (for 'ip netns exec'), MAC,
 addresses and switch-side interface, and the command line that runs the
-switch on those interfaces.`,
+switch on those interfaces.
+
+With --two-host it builds two switch hosts instead (namespaces swa and swb,
+each with --vms VMs aK / bK in one network 198.18.1.0/24): their underlay
+interfaces ul0 are linked directly (MTU 1500) or, with --router, through a
+router namespace whose link towards swb has --router-mtu (1400): the
+topology of incident 5. It writes a config file per switch host, tunnelling
+the network over --tunnel, and prints the commands that run both daemons.`,
 		Example: `  sudo ctswitch lab up
   sudo ctswitch lab up --vms 4 --queues 4 --mtu 9000
+  sudo ctswitch lab up --two-host --router --tunnel geneve
   id=$(sudo ctswitch lab up -q) && sudo ctswitch lab status "$id"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,11 +136,22 @@ switch on those interfaces.`,
 					bad = append(bad, err.Error())
 				}
 			}
+			if th.on {
+				if err := checkRange("vms", opt.VMs, 1, lab.MaxTwoHostVMs); err != nil && cmd.Flags().Changed("vms") {
+					bad = append(bad, err.Error())
+				}
+				if th.kind != "gretap" && th.kind != "geneve" {
+					bad = append(bad, fmt.Sprintf("--tunnel %q: want gretap or geneve", th.kind))
+				}
+			}
 			if len(bad) > 0 {
 				return fmt.Errorf("%s (see '%s --help')", strings.Join(bad, "; "), cmd.CommandPath())
 			}
 			if err := needRoot(cmd); err != nil {
 				return err
+			}
+			if th.on {
+				return labUpTwoHost(cmd, opt, &th)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
@@ -161,6 +182,11 @@ switch on those interfaces.`,
 	f.StringVar(&opt.Prefix, "prefix", opt.Prefix,
 		"2 to 6 lower-case letters that start the lab id and so every namespace and\ninterface name of the lab")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the lab id (for scripts)")
+	f.BoolVar(&th.on, "two-host", false, "build two switch hosts joined by an underlay, for tunnels (see above)")
+	f.BoolVar(&th.router, "router", false, "with --two-host: a router between the switch hosts, with a smaller MTU towards swb")
+	f.IntVar(&th.routerMTU, "router-mtu", lab.DefaultRouterMTU, "with --router: MTU of the router's link towards swb (1280-9000)")
+	f.StringVar(&th.kind, "tunnel", "gretap", "with --two-host: the tunnel the generated configs use: gretap or geneve")
+	f.StringVar(&th.dir, "config-dir", "", "with --two-host: where to write swa.yaml and swb.yaml (default: /run/ctswitch/LAB)")
 	return cmd
 }
 
@@ -563,4 +589,82 @@ func printStatus(out io.Writer, labs []labJSON) {
 		}
 	}
 	tw.Flush()
+}
+
+type twoHostFlags struct {
+	on, router bool
+	routerMTU  int
+	kind, dir  string
+}
+
+// labUpTwoHost builds the two-host lab and writes a daemon config for
+// each switch host.
+func labUpTwoHost(cmd *cobra.Command, opt lab.DemoOptions, th *twoHostFlags) error {
+	vms := opt.VMs
+	if !cmd.Flags().Changed("vms") {
+		vms = 1
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, labUpTimeout)
+	defer cancel()
+	topo := lab.TwoHostTopology(lab.TwoHostOptions{Prefix: opt.Prefix, VMs: vms, Queues: opt.Queues, Router: th.router, RouterMTU: th.routerMTU})
+	topo.Keep = true
+	l, err := lab.Up(ctx, topo)
+	if err != nil {
+		return oneLine(err)
+	}
+	dir := th.dir
+	if dir == "" {
+		dir = filepath.Join("/run/ctswitch", l.ID())
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "lab %s is up: two switch hosts, %d VM(s) each, underlay %s; kept until 'ctswitch lab down %s'\n\n",
+		l.ID(), vms, map[bool]string{true: fmt.Sprintf("through a router (MTU 1500, then %d)", th.routerMTU), false: "direct (MTU 1500)"}[th.router], l.ID())
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tNETNS\tIPV4\tIPV6\tON")
+	for _, side := range []byte{'a', 'b'} {
+		sw := lab.TwoHostSwitchA
+		if side == 'b' {
+			sw = lab.TwoHostSwitchB
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t(underlay %s)\n", sw, l.Netns(sw), lab.TwoHostUnderlayAddr(side, th.router, false),
+			lab.TwoHostUnderlayAddr(side, th.router, true), lab.UnderlayIfName)
+		for k := 1; k <= vms; k++ {
+			vm := lab.TwoHostVM(side, k)
+			fmt.Fprintf(tw, "%s\t%s\t%s/24\t%s/64\t%s\n", vm, l.Netns(vm), lab.TwoHostVMAddr(side, k, false), lab.TwoHostVMAddr(side, k, true), sw)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "\nRun a switch on each host:\n\n")
+	for _, side := range []byte{'a', 'b'} {
+		sw, other := lab.TwoHostSwitchA, byte('b')
+		if side == 'b' {
+			sw, other = lab.TwoHostSwitchB, 'a'
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "# ctswitch on %s of lab %s (generated by ctswitch lab up --two-host)\nworkers: %d\nmode: native\nports:\n", sw, l.ID(), opt.Queues)
+		for k := 1; k <= vms; k++ {
+			fmt.Fprintf(&b, "  - {name: %s, interface: %s}\n", lab.TwoHostVM(side, k), lab.TwoHostVM(side, k))
+		}
+		fmt.Fprintf(&b, "underlay:\n  - {name: up, interface: %s}\nnetworks:\n  - name: lab\n    tunnels:\n", lab.UnderlayIfName)
+		id := "key: 1"
+		if th.kind == "geneve" {
+			id = "vni: 1"
+		}
+		fmt.Fprintf(&b, "      - {name: host%c, type: %s, remote: %s, %s}\n", other, th.kind, lab.TwoHostUnderlayAddr(other, th.router, false), id)
+		fmt.Fprintf(&b, "control: {socket: %s}\nmetrics: {listen: \"off\"}\nsnapshot: {path: %s}\n",
+			filepath.Join(dir, sw+".sock"), filepath.Join(dir, sw+".snap"))
+		path := filepath.Join(dir, sw+".yaml")
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  ip netns exec %s ctswitch run --config %s &\n", l.Netns(sw), path)
+	}
+	fmt.Fprintf(out, "\nthen, for instance:\n\n  ip netns exec %s ping -M do -s 1472 %s\n  ctswitch tunnel show --socket %s\n",
+		l.Netns(lab.TwoHostVM('a', 1)), lab.TwoHostVMAddr('b', 1, false), filepath.Join(dir, lab.TwoHostSwitchA+".sock"))
+	return nil
 }

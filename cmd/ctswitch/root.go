@@ -58,6 +58,7 @@ replay" explains conntrack's verdict on every packet of a capture.`,
 		newTraceCmd(),
 		newCaptureCmd(),
 		newReloadCmd(),
+		newTunnelCmd(),
 	)
 	return root
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/ctswitch/ctswitch/conntrack"
 	"github.com/ctswitch/ctswitch/dataplane"
 	"github.com/ctswitch/ctswitch/dataplane/l2"
+	"github.com/ctswitch/ctswitch/tunnel"
+	"github.com/ctswitch/ctswitch/tunnel/icmperr"
 )
 
 // Config is a validated daemon configuration.
@@ -102,6 +104,11 @@ func defaults() *Config {
 				Defrag:   conntrack.DefaultDefragConfig(),
 			},
 			MAC: l2.Config{Capacity: l2.DefaultCapacity, MaxAge: l2.DefaultMaxAge},
+			ICMPLimit: icmperr.LimiterConfig{
+				PerSource: icmperr.DefaultPerSource, PerSourceBurst: icmperr.DefaultPerSourceBurst,
+				Global: icmperr.DefaultGlobal, GlobalBurst: icmperr.DefaultGlobalBurst,
+			},
+			PMTUExpiry: tunnel.DefaultPMTUExpiry,
 		},
 		Control:  ControlConfig{Socket: DefaultControlSocket},
 		Metrics:  MetricsConfig{Listen: DefaultMetricsListen},

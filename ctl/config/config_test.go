@@ -14,6 +14,7 @@ import (
 	"github.com/ctswitch/ctswitch/dataplane/l2"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
 	"github.com/ctswitch/ctswitch/packet"
+	"github.com/ctswitch/ctswitch/tunnel/icmperr"
 )
 
 // full sets nearly every key to something other than its default.
@@ -184,6 +185,8 @@ func TestDefaults(t *testing.T) {
 		},
 		MAC:          l2.Config{Capacity: 65536, MaxAge: 300 * time.Second},
 		ReorderSlots: 2048,
+		ICMPLimit:    icmperr.LimiterConfig{PerSource: 100, PerSourceBurst: 200, Global: 10000, GlobalBurst: 20000},
+		PMTUExpiry:   10 * time.Minute,
 	}
 	if !reflect.DeepEqual(c.Switch, want) {
 		t.Errorf("switch:\n got %+v\nwant %+v", c.Switch, want)
@@ -348,8 +351,9 @@ func TestExample(t *testing.T) {
 }
 
 func TestExampleShowsEveryKey(t *testing.T) {
-	for _, keys := range [][]string{topKeys, portKeys, networkKeys, policyKeys, conntrackKeys, zoneKeys,
-		defragKeys, macKeys, controlKeys, metricsKeys, snapshotKeys, logKeys, conntrack.TimeoutNames} {
+	for _, keys := range [][]string{topKeys, portKeys, underlayKeys, networkKeys, tunnelKeys, optionKeys, policyKeys,
+		tunnelSecKeys, icmpRateKeys, conntrackKeys, zoneKeys, defragKeys, macKeys, controlKeys, metricsKeys,
+		snapshotKeys, logKeys, conntrack.TimeoutNames} {
 		for _, k := range keys {
 			if !containsKey(Example, k) {
 				t.Errorf("example.yaml does not show %q", k)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/ctswitch/ctswitch/dataplane"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
 	"github.com/ctswitch/ctswitch/packet"
+	"github.com/ctswitch/ctswitch/tunnel"
 )
 
 // Change is one setting a reload changes, with its old and new values as
@@ -33,8 +35,9 @@ type Changes struct {
 // Empty reports whether the reload changes nothing.
 func (c Changes) Empty() bool { return len(c.Live) == 0 && len(c.Restart) == 0 }
 
-// Diff compares two configurations; a nil one counts as empty. Ports and
-// networks are matched by name, zones by number.
+// Diff compares two configurations; a nil one counts as empty. Ports,
+// networks and a network's tunnels are matched by name, zones by number.
+// Every underlay, tunnel and tunnel section change needs a restart.
 func Diff(old, new *Config) Changes {
 	if old == nil {
 		old = &Config{}
@@ -73,8 +76,10 @@ func Diff(old, new *Config) Changes {
 		d.restart(key+".mode", portMode(op.Mode), portMode(np.Mode))
 		d.restart(key+".queues", queues(old, op.Name), queues(new, np.Name))
 	}
+	d.restart("underlay", underlayString(o.Underlays), underlayString(n.Underlays))
 
 	d.restart("networks", netNames(o.Networks), netNames(n.Networks))
+	oldTuns, newTuns := tunnelsByNetwork(o.Tunnels), tunnelsByNetwork(n.Tunnels)
 	oldNets := make(map[string]int, len(o.Networks))
 	for i, x := range o.Networks {
 		oldNets[x.Name] = i
@@ -90,7 +95,26 @@ func Diff(old, new *Config) Changes {
 		d.live(key+".mac_limit", itoa(on.MACLimit), itoa(nn.MACLimit))
 		d.restart(key+".static_macs", staticMACs(on.Static), staticMACs(nn.Static))
 		d.live(key+".policy", policyString(on.Policy), policyString(nn.Policy))
+		d.restart(key+".icmp_source", addrList(on.ICMPSource), addrList(nn.ICMPSource))
+		// Tunnels: their set and order, then each tunnel both sides have.
+		ot, nt := oldTuns[on.Name], newTuns[nn.Name]
+		d.restart(key+".tunnels", tunnelNames(ot), tunnelNames(nt))
+		oldByName := make(map[string]int, len(ot))
+		for i, t := range ot {
+			oldByName[t.Endpoint.Name] = i
+		}
+		for _, t := range nt {
+			if i, ok := oldByName[t.Endpoint.Name]; ok {
+				d.restart(key+".tunnels["+t.Endpoint.Name+"]", tunnelString(ot[i]), tunnelString(t))
+			}
+		}
 	}
+	d.restart("tunnel.pmtu_expiry", formatDuration(o.PMTUExpiry), formatDuration(n.PMTUExpiry))
+	ol, nl := &o.ICMPLimit, &n.ICMPLimit
+	d.restart("tunnel.icmp_rate.per_source", itoa(ol.PerSource), itoa(nl.PerSource))
+	d.restart("tunnel.icmp_rate.per_source_burst", itoa(ol.PerSourceBurst), itoa(nl.PerSourceBurst))
+	d.restart("tunnel.icmp_rate.global", itoa(ol.Global), itoa(nl.Global))
+	d.restart("tunnel.icmp_rate.global_burst", itoa(ol.GlobalBurst), itoa(nl.GlobalBurst))
 
 	oc, nc := &o.Conntrack, &n.Conntrack
 	d.restart("conntrack.max_conns", itoa(oc.MaxConns), itoa(nc.MaxConns))
@@ -270,5 +294,68 @@ func policyString(pc policy.Config) string {
 			b.WriteString(r.String())
 		}
 	}
+	return b.String()
+}
+
+func underlayString(us []dataplane.UnderlaySpec) string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = u.Name + "=" + u.Interface
+		if u.Mode != nil {
+			s[i] += " mode=" + u.Mode.String()
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func addrList(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	slices.Sort(s) // one IPv4 and one IPv6 address: the order says nothing
+	return strings.Join(s, ",")
+}
+
+// tunnelsByNetwork groups tunnels by network, in file order.
+func tunnelsByNetwork(ts []dataplane.TunnelSpec) map[string][]dataplane.TunnelSpec {
+	out := map[string][]dataplane.TunnelSpec{}
+	for _, t := range ts {
+		out[t.Network] = append(out[t.Network], t)
+	}
+	return out
+}
+
+func tunnelNames(ts []dataplane.TunnelSpec) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.Endpoint.Name
+	}
+	return strings.Join(s, ",")
+}
+
+// tunnelString renders a tunnel with the file's keys.
+func tunnelString(t dataplane.TunnelSpec) string {
+	c := &t.Endpoint
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s remote=%s", c.Kind, c.Remote)
+	if c.Local.IsValid() {
+		fmt.Fprintf(&b, " local=%s", c.Local)
+	}
+	fmt.Fprintf(&b, " underlay=%s", t.Underlay)
+	if c.Key != nil {
+		fmt.Fprintf(&b, " key=%d", *c.Key)
+	}
+	if c.Seq {
+		b.WriteString(" seq=true")
+	}
+	if c.Kind == tunnel.Geneve {
+		fmt.Fprintf(&b, " vni=%d", c.VNI)
+		for _, o := range c.Options {
+			fmt.Fprintf(&b, " option=0x%04x/0x%02x/%x", o.Class, o.Type, o.Data)
+		}
+		fmt.Fprintf(&b, " port=%d src_ports=%d-%d", c.DstPort, c.SrcPortMin, c.SrcPortMax)
+	}
+	fmt.Fprintf(&b, " checksum=%s ttl=%d df=%s", c.Checksum, c.TTL, c.DF)
 	return b.String()
 }

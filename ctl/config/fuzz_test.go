@@ -11,7 +11,7 @@ import (
 func FuzzParse(f *testing.F) {
 	// Not Example: its comments add no coverage and make every
 	// minimization of its mutants slow.
-	for _, s := range []string{full, diffBase, base, "", "ports: [{interface: a, mode: fast}]\n"} {
+	for _, s := range []string{full, diffBase, base, "", "ports: [{interface: a, mode: fast}]\n", tunnels, diffTunnels} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

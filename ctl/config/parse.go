@@ -25,10 +25,16 @@ import (
 // The keys of each mapping, in the order the format documents them.
 var (
 	topKeys = []string{"workers", "cpus", "mode", "ring_size", "frame_size", "batch", "spin", "order_wait",
-		"handoff_slots", "reorder_slots", "ports", "networks", "conntrack", "mac", "control", "metrics",
-		"snapshot", "log"}
-	portKeys      = []string{"name", "interface", "network", "mode", "queues"}
-	networkKeys   = []string{"name", "id", "zone", "mac_limit", "static_macs", "policy"}
+		"handoff_slots", "reorder_slots", "ports", "underlay", "networks", "tunnel", "conntrack", "mac",
+		"control", "metrics", "snapshot", "log"}
+	portKeys     = []string{"name", "interface", "network", "mode", "queues"}
+	underlayKeys = []string{"name", "interface", "mode"}
+	networkKeys  = []string{"name", "id", "zone", "mac_limit", "static_macs", "policy", "icmp_source", "tunnels"}
+	tunnelKeys   = []string{"name", "type", "remote", "local", "underlay", "key", "seq", "checksum", "vni",
+		"options", "port", "src_ports", "ttl", "df"}
+	optionKeys    = []string{"class", "type", "data"}
+	tunnelSecKeys = []string{"pmtu_expiry", "icmp_rate"}
+	icmpRateKeys  = []string{"per_source", "per_source_burst", "global", "global_burst"}
 	policyKeys    = []string{"default", "invalid", "rules"}
 	conntrackKeys = []string{"max_conns", "default", "zones", "defrag"}
 	zoneKeys      = []string{"loose", "liberal", "ignore_invalid_rst", "max_retrans", "checksum", "limit", "timeouts"}
@@ -68,8 +74,9 @@ type portDef struct {
 }
 
 type netDef struct {
-	path string
-	f    map[string]entry // nil for the default network, or an item that is no mapping
+	path     string
+	f        map[string]entry // nil for the default network, or an item that is no mapping
+	implicit bool             // the default network of a file without networks
 }
 
 func (p *parser) config(root *yaml.Node) *Config {
@@ -141,7 +148,16 @@ func (p *parser) config(root *yaml.Node) *Config {
 	}
 
 	nets := p.networks(f, sw)
-	ports := p.ports(f, root, c)
+	// Port names and interfaces, shared by ports, underlays and tunnels:
+	// name or interface -> the path of its first user.
+	used, ifaces := map[string]string{}, map[string]string{}
+	ports := p.ports(f, root, c, used, ifaces)
+	uls := p.underlays(f, sw, used, ifaces)
+	_, ulGiven := f["underlay"]
+	p.tunnels(nets, uls, ulGiven, sw, used)
+	if e, ok := f["tunnel"]; ok {
+		p.tunnelSection(e.v, "tunnel", sw)
+	}
 	p.members(nets, sw)
 	if workersOK {
 		p.workers(ports, sw)
@@ -303,7 +319,7 @@ func (p *parser) networks(f map[string]entry, sw *dataplane.SwitchConfig) []netD
 	e, ok := f["networks"]
 	if !ok {
 		sw.Networks = []dataplane.NetworkSpec{{Name: DefaultNetwork, ID: 1}}
-		return []netDef{{path: "networks[0]"}}
+		return []netDef{{path: "networks[0]", implicit: true}}
 	}
 	items, ok := p.list(e.v, "networks")
 	if !ok {
@@ -371,13 +387,16 @@ func (p *parser) networks(f map[string]entry, sw *dataplane.SwitchConfig) []netD
 				ns.MACLimit = v
 			}
 		}
+		if se, ok := d.f["icmp_source"]; ok {
+			ns.ICMPSource = p.icmpSource(se.v, joinPath(path, "icmp_source"))
+		}
 	}
 	return defs
 }
 
 // ports reads the port list into c.Switch.Ports, with names and networks
 // filled in.
-func (p *parser) ports(f map[string]entry, root *yaml.Node, c *Config) []portDef {
+func (p *parser) ports(f map[string]entry, root *yaml.Node, c *Config, used, ifaces map[string]string) []portDef {
 	sw := &c.Switch
 	e, ok := f["ports"]
 	if !ok {
@@ -404,8 +423,6 @@ func (p *parser) ports(f map[string]entry, root *yaml.Node, c *Config) []portDef
 			netNames = append(netNames, ns.Name)
 		}
 	}
-	names := map[string]string{}
-	ifaces := map[string]string{}
 	defs := make([]portDef, len(items))
 	sw.Ports = make([]dataplane.PortSpec, len(items))
 	for i, it := range items {
@@ -417,43 +434,7 @@ func (p *parser) ports(f map[string]entry, root *yaml.Node, c *Config) []portDef
 		if fs == nil {
 			continue
 		}
-		if ie, ok := fs["interface"]; !ok {
-			p.errorf(it, path, "interface is required")
-		} else if s, ok := p.str(ie.v, joinPath(path, "interface")); ok {
-			ps.Interface = s
-			if err := ifNameError(s); err != nil {
-				p.errAt(ie.v, joinPath(path, "interface"), err)
-			} else if first, dup := ifaces[s]; dup {
-				// Not d.nameNode: a name defaulted from it would only repeat this.
-				p.errorf(ie.v, joinPath(path, "interface"), "interface %s is already %s", quote(s), first)
-			} else {
-				ifaces[s] = path
-				d.nameNode = ie.v
-			}
-		}
-		namePath := path // the name defaults to the interface
-		ps.Name = ps.Interface
-		if ne, ok := fs["name"]; ok {
-			d.nameNode = nil
-			if s, ok := p.str(ne.v, joinPath(path, "name")); ok {
-				ps.Name = s
-				d.nameNode, namePath = ne.v, joinPath(path, "name")
-				if !validName(s) {
-					p.errorf(ne.v, joinPath(path, "name"), "port name %s: want %s", quote(s), nameSyntax)
-					d.nameNode = nil
-				}
-			}
-		} else if d.nameNode != nil && !validName(ps.Name) {
-			p.errorf(d.nameNode, path, "interface %s is no valid port name (%s): give the port a name", quote(ps.Name), nameSyntax)
-			d.nameNode = nil
-		}
-		if d.nameNode != nil {
-			if first, dup := names[ps.Name]; dup {
-				p.errorf(d.nameNode, namePath, "port name %q already used by %s", ps.Name, first)
-			} else {
-				names[ps.Name] = path
-			}
-		}
+		ps.Name, ps.Interface, d.nameNode = p.portIdentity(it, path, fs, used, ifaces)
 		if len(netNames) > 0 {
 			ps.Network = netNames[0]
 		}
@@ -489,6 +470,58 @@ func (p *parser) ports(f map[string]entry, root *yaml.Node, c *Config) []portDef
 	return defs
 }
 
+// portIdentity reads the interface and name of a port or underlay item
+// (the name defaults to the interface) and reserves both in used and
+// ifaces. nameNode is the node the name came from, nil when it is not
+// valid or not unique.
+func (p *parser) portIdentity(it *yaml.Node, path string, fs map[string]entry, used, ifaces map[string]string) (name, iface string, nameNode *yaml.Node) {
+	if ie, ok := fs["interface"]; !ok {
+		p.errorf(it, path, "interface is required")
+	} else if s, ok := p.str(ie.v, joinPath(path, "interface")); ok {
+		iface = s
+		if err := ifNameError(s); err != nil {
+			p.errAt(ie.v, joinPath(path, "interface"), err)
+		} else if first, dup := ifaces[s]; dup {
+			// Not nameNode: a name defaulted from it would only repeat this.
+			p.errorf(ie.v, joinPath(path, "interface"), "interface %s is already %s", quote(s), first)
+		} else {
+			ifaces[s] = path
+			nameNode = ie.v
+		}
+	}
+	namePath := path // the name defaults to the interface
+	name = iface
+	if ne, ok := fs["name"]; ok {
+		nameNode = nil
+		if s, ok := p.str(ne.v, joinPath(path, "name")); ok {
+			name = s
+			nameNode, namePath = ne.v, joinPath(path, "name")
+			if !validName(s) {
+				p.errorf(ne.v, joinPath(path, "name"), "port name %s: want %s", quote(s), nameSyntax)
+				nameNode = nil
+			}
+		}
+	} else if nameNode != nil && !validName(name) {
+		p.errorf(nameNode, path, "interface %s is no valid port name (%s): give the port a name", quote(name), nameSyntax)
+		nameNode = nil
+	}
+	if nameNode != nil && !p.reserveName(used, name, nameNode, namePath, path) {
+		nameNode = nil
+	}
+	return name, iface, nameNode
+}
+
+// reserveName records a port name for owner (a path), or reports the
+// first user of the name.
+func (p *parser) reserveName(used map[string]string, name string, at *yaml.Node, path, owner string) bool {
+	if first, dup := used[name]; dup {
+		p.errorf(at, path, "port name %q already used by %s", name, first)
+		return false
+	}
+	used[name] = owner
+	return true
+}
+
 // workers sizes the worker count to the queues given, or checks the count
 // given against them: both are known before attaching.
 func (p *parser) workers(ports []portDef, sw *dataplane.SwitchConfig) {
@@ -517,32 +550,59 @@ func (p *parser) workers(ports []portDef, sw *dataplane.SwitchConfig) {
 	}
 }
 
-// members checks what relates networks and ports: static MACs and
-// policies.
-func (p *parser) members(nets []netDef, sw *dataplane.SwitchConfig) {
-	portIdx := policy.PortMap{}
-	portNet := map[string]string{}
-	for i, ps := range sw.Ports {
-		if _, dup := portIdx[ps.Name]; !dup && ps.Name != "" {
-			portIdx[ps.Name] = i
-			portNet[ps.Name] = ps.Network
+// portSet is every port name as the switch indexes them: VM ports, then
+// underlays, then tunnel endpoints (the first of a name used twice).
+type portSet struct {
+	idx      policy.PortMap
+	net      map[string]string // port -> its network; underlays have none
+	underlay map[string]bool
+}
+
+func newPortSet(sw *dataplane.SwitchConfig) *portSet {
+	ps := &portSet{idx: policy.PortMap{}, net: map[string]string{}, underlay: map[string]bool{}}
+	i := 0
+	add := func(name, network string, underlay bool) {
+		if _, dup := ps.idx[name]; !dup && name != "" {
+			ps.idx[name] = i
+			if underlay {
+				ps.underlay[name] = true
+			} else {
+				ps.net[name] = network
+			}
 		}
+		i++
 	}
+	for _, x := range sw.Ports {
+		add(x.Name, x.Network, false)
+	}
+	for _, u := range sw.Underlays {
+		add(u.Name, "", true)
+	}
+	for _, t := range sw.Tunnels {
+		add(t.Endpoint.Name, t.Network, false)
+	}
+	return ps
+}
+
+// members checks what relates networks and ports (tunnel endpoints
+// included): static MACs and policies.
+func (p *parser) members(nets []netDef, sw *dataplane.SwitchConfig) {
+	ports := newPortSet(sw)
 	for i, d := range nets {
 		if i >= len(sw.Networks) || d.f == nil {
 			continue
 		}
 		ns := &sw.Networks[i]
 		if e, ok := d.f["static_macs"]; ok {
-			ns.Static = p.staticMACs(e.v, joinPath(d.path, "static_macs"), ns.Name, portNet)
+			ns.Static = p.staticMACs(e.v, joinPath(d.path, "static_macs"), ns.Name, ports)
 		}
 		if e, ok := d.f["policy"]; ok {
-			ns.Policy = p.policy(e.v, joinPath(d.path, "policy"), ns.Name, portIdx, portNet)
+			ns.Policy = p.policy(e.v, joinPath(d.path, "policy"), ns.Name, ports)
 		}
 	}
 }
 
-func (p *parser) staticMACs(n *yaml.Node, path, network string, portNet map[string]string) map[packet.MAC]string {
+func (p *parser) staticMACs(n *yaml.Node, path, network string, ports *portSet) map[packet.MAC]string {
 	es, _ := p.pairs(n, path)
 	out := map[packet.MAC]string{}
 	first := map[packet.MAC]*yaml.Node{}
@@ -571,7 +631,9 @@ func (p *parser) staticMACs(n *yaml.Node, path, network string, portNet map[stri
 		if !ok {
 			continue
 		}
-		switch pn, known := portNet[port]; {
+		switch pn, known := ports.net[port]; {
+		case ports.underlay[port]:
+			p.errorf(e.v, kpath, "underlay %s is not a port of network %q", port, network)
 		case !known:
 			p.errorf(e.v, kpath, "unknown port %s", quote(port))
 		case pn != network:
@@ -586,7 +648,7 @@ func (p *parser) staticMACs(n *yaml.Node, path, network string, portNet map[stri
 	return out
 }
 
-func (p *parser) policy(n *yaml.Node, path, network string, ports policy.PortMap, portNet map[string]string) policy.Config {
+func (p *parser) policy(n *yaml.Node, path, network string, ports *portSet) policy.Config {
 	var pc policy.Config
 	f := p.fields(n, path, policyKeys...)
 	if e, ok := f["default"]; ok {
@@ -641,7 +703,7 @@ func (p *parser) policy(n *yaml.Node, path, network string, ports policy.PortMap
 		}
 		// Compiling the rule alone finds unknown ports in every rule, where
 		// compiling the list stops at the first problem.
-		if _, err := policy.Compile(policy.Config{Rules: []policy.Rule{r}}, ports); err != nil {
+		if _, err := policy.Compile(policy.Config{Rules: []policy.Rule{r}}, ports.idx); err != nil {
 			var re *policy.RuleError
 			if errors.As(err, &re) {
 				err = re.Err
@@ -653,8 +715,13 @@ func (p *parser) policy(n *yaml.Node, path, network string, ports policy.PortMap
 		// A port of another network never sends or receives this
 		// network's frames: the rule could never match.
 		for _, pn := range []struct{ what, name string }{{"in", r.InPort}, {"out", r.OutPort}} {
-			if pn.name != "" && portNet[pn.name] != network {
-				p.errorf(it, rpath, "%s port %q is in network %q, not %q: the rule never matches", pn.what, pn.name, portNet[pn.name], network)
+			switch {
+			case pn.name == "":
+			case ports.underlay[pn.name]:
+				p.errorf(it, rpath, "%s port: underlay %s is not a port of network %q", pn.what, pn.name, network)
+				clean = false
+			case ports.net[pn.name] != network:
+				p.errorf(it, rpath, "%s port %q is in network %q, not %q: the rule never matches", pn.what, pn.name, ports.net[pn.name], network)
 				clean = false
 			}
 		}
@@ -662,7 +729,7 @@ func (p *parser) policy(n *yaml.Node, path, network string, ports policy.PortMap
 	}
 	if clean {
 		// What only the whole list can show: rule names used twice.
-		if _, err := policy.Compile(pc, ports); err != nil {
+		if _, err := policy.Compile(pc, ports.idx); err != nil {
 			at, rpath := e.v, joinPath(path, "rules")
 			var re *policy.RuleError
 			if errors.As(err, &re) && re.Pos >= 1 && re.Pos <= len(items) {

@@ -1,0 +1,213 @@
+package dataplane
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/ctswitch/ctswitch/conntrack"
+	"github.com/ctswitch/ctswitch/tunnel"
+	"github.com/ctswitch/ctswitch/tunnel/ipfrag"
+)
+
+// A switch without I/O with VM port p0, an underlay "up" and a gretap
+// endpoint "hostb" (key 42) in the same network: the sink sees what
+// would be sent on each port.
+func newTunnelSwitch(t *testing.T, kind tunnel.Kind) (*Switch, *worker, *[]sent) {
+	t.Helper()
+	key := uint32(42)
+	c := tunnel.Config{Name: "hostb", Kind: kind, Local: netip.MustParseAddr("198.18.100.1"), Remote: netip.MustParseAddr("198.18.100.2")}
+	if kind == tunnel.Geneve {
+		c.VNI = 4242
+	} else {
+		c.Key = &key
+	}
+	sw := newIOLessSwitch(t, 1, 1, func(cfg *SwitchConfig) {
+		cfg.Underlays = []UnderlaySpec{{Name: "up", Interface: "ul0"}}
+		cfg.Tunnels = []TunnelSpec{{Endpoint: c}}
+	})
+	sw.tuns[0].nh.Store(&NextHop{Interface: "ul0", SrcMAC: [6]byte{2, 0, 0, 0, 1, 0xa}, DstMAC: [6]byte{2, 0, 0, 0, 1, 0xb},
+		Via: netip.MustParseAddr("198.18.100.2"), LinkMTU: 1500})
+	w := sw.workers[0]
+	var out []sent
+	w.sink = func(port int, frame []byte) { out = append(out, sent{port, append([]byte(nil), frame...)}) }
+	return sw, w, &out
+}
+
+type sent struct {
+	port  int
+	frame []byte
+}
+
+var (
+	macVM  = net.HardwareAddr{2, 0xc7, 0, 0, 0xa, 1}
+	macRem = net.HardwareAddr{2, 0xc7, 0, 0, 0xb, 1}
+)
+
+func innerUDP(t *testing.T, src, dst net.HardwareAddr, payload int, df bool) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 1, 1}, DstIP: net.IP{198, 18, 1, 101}}
+	if src[4] == 0xb {
+		ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+	}
+	if df {
+		ip.Flags = layers.IPv4DontFragment
+	}
+	udp := &layers.UDP{SrcPort: 5000, DstPort: 5001}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	return ser(t, &layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload(make([]byte, payload)))
+}
+
+func TestTunnelEncapDecapIOLess(t *testing.T) {
+	for _, kind := range []tunnel.Kind{tunnel.GRETap, tunnel.Geneve} {
+		t.Run(kind.String(), func(t *testing.T) {
+			sw, w, out := newTunnelSwitch(t, kind)
+			up, hostb := sw.portIdx["up"], sw.portIdx["hostb"]
+			now := Now()
+			// VM -> unknown MAC: flooded to the tunnel, encapsulated on up.
+			w.feed([][]byte{innerUDP(t, macVM, macRem, 100, true)}, 0, now)
+			if len(*out) != 1 || (*out)[0].port != up {
+				t.Fatalf("sent %v, want one frame on the underlay", *out)
+			}
+			outer := (*out)[0].frame
+			var d tunnel.Decapsulated
+			if why := tunnel.Decap(outer, tunnel.DefaultGenevePort, &d); why != tunnel.ReasonNone {
+				t.Fatalf("decap of what was sent: %s", why.Name())
+			}
+			if d.Outer.Src.String() != "198.18.100.1" || d.Outer.Dst.String() != "198.18.100.2" {
+				t.Errorf("outer %v", d.Outer)
+			}
+			// The reply, as the remote host would send it: from up into p0.
+			*out = nil
+			reply := innerUDP(t, macRem, macVM, 100, true)
+			remote := swapEndpoint(t, sw, kind)
+			enc := make([]byte, 2048)
+			n, err := remote.Encap(enc, packetMAC(2, 0, 0, 0, 1, 0xb), packetMAC(2, 0, 0, 0, 1, 0xa), reply, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.feed([][]byte{enc[:n]}, up, now)
+			if len(*out) != 1 || (*out)[0].port != 0 || len((*out)[0].frame) != len(reply)-0 {
+				t.Fatalf("after decap: sent %v", *out)
+			}
+			// The VM's MAC is learned on p0, the remote's on hostb.
+			if p, ok := sw.macs.Lookup(1, packetMAC(macRem...), now); !ok || int(p) != hostb {
+				t.Errorf("remote MAC on port %d %v, want hostb (%d)", p, ok, hostb)
+			}
+			st := sw.Stats()
+			if st.Tunnels[0].TxPackets != 1 || st.Tunnels[0].RxPackets != 1 {
+				t.Errorf("tunnel stats %+v", st.Tunnels[0])
+			}
+			// A frame on the underlay that is no tunnel packet of ours.
+			*out = nil
+			w.feed([][]byte{innerUDP(t, macRem, macVM, 10, false)}, up, now)
+			if len(*out) != 0 || w.ctr.drops[DropTunnelDecap].load() != 1 {
+				t.Errorf("junk on the underlay: sent %v, decap drops %d", *out, w.ctr.drops[DropTunnelDecap].load())
+			}
+		})
+	}
+}
+
+func TestTunnelTooBigIOLess(t *testing.T) {
+	sw, w, out := newTunnelSwitch(t, tunnel.GRETap)
+	up := sw.portIdx["up"]
+	now := Now()
+	// Learn both MACs so frames go to the tunnel, not flooded.
+	w.feed([][]byte{innerUDP(t, macVM, macRem, 10, true)}, 0, now)
+	sw.macs.Learn(1, packetMAC(macRem...), uint16(sw.portIdx["hostb"]), now)
+	*out = nil
+	// DF set, 1500 bytes: too big for gretap+key (1458): ICMP back to p0.
+	w.feed([][]byte{innerUDP(t, macVM, macRem, 1500-28, true)}, 0, now)
+	if len(*out) != 1 || (*out)[0].port != 0 {
+		t.Fatalf("DF too big: sent %v", *out)
+	}
+	p := gopacket.NewPacket((*out)[0].frame, layers.LayerTypeEthernet, gopacket.Default)
+	ic, _ := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if ic == nil || ic.TypeCode != layers.CreateICMPv4TypeCode(3, 4) || ic.Seq != 1458 {
+		t.Fatalf("ICMP %v", p)
+	}
+	if ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ip.SrcIP.String() != "198.18.1.101" || ip.DstIP.String() != "198.18.1.1" {
+		t.Errorf("ICMP from %v to %v", ip.SrcIP, ip.DstIP)
+	}
+	if w.ctr.drops[DropTunnelFragNeeded].load() != 1 {
+		t.Errorf("frag-needed drops %d", w.ctr.drops[DropTunnelFragNeeded].load())
+	}
+	// DF clear: the inner packet is fragmented, each fragment encapsulated.
+	*out = nil
+	w.feed([][]byte{innerUDP(t, macVM, macRem, 1500-28, false)}, 0, now)
+	if len(*out) != 2 || (*out)[0].port != up || (*out)[1].port != up {
+		t.Fatalf("non-DF too big: sent %v", len(*out))
+	}
+	for _, s := range *out {
+		if len(s.frame) > 1500+14 {
+			t.Errorf("encapsulated fragment of %d bytes exceeds the underlay", len(s.frame))
+		}
+	}
+}
+
+// swapEndpoint is the remote side's view of the switch's endpoint.
+func swapEndpoint(t *testing.T, sw *Switch, kind tunnel.Kind) *tunnel.Endpoint {
+	t.Helper()
+	c := sw.tuns[0].ep.Config()
+	c.Local, c.Remote = c.Remote, c.Local
+	ep, err := tunnel.NewEndpoint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func packetMAC(b ...byte) [6]byte { return [6]byte(b) }
+
+// Fragments through the switch: reassembled, tracked by their 5-tuple,
+// and sent on fragmented again when the datagram exceeds the output MTU.
+func TestFragmentsForwardedIOLess(t *testing.T) {
+	sw := newIOLessSwitch(t, 2, 1, nil)
+	w := sw.workers[0]
+	var out [][]byte
+	w.sink = func(port int, frame []byte) {
+		if port == 1 {
+			out = append(out, append([]byte(nil), frame...))
+		}
+	}
+	big := innerUDP(t, macVM, macRem, 3000, false)
+	var frags [][]byte
+	scratch := make([]byte, 4096)
+	if err := ipfrag.FragmentIPv4(big, 1500, scratch, func(f []byte) error {
+		frags = append(frags, append([]byte(nil), f...))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(frags) != 3 {
+		t.Fatalf("%d fragments", len(frags))
+	}
+	now := Now()
+	w.feed(frags[:1], 0, now)
+	w.feed(frags[1:], 0, now)
+	if w.ctr.fragHeld.load() != 2 || w.ctr.reassembled.load() != 1 || w.ctr.refragmented.load() != 1 {
+		t.Errorf("held %d reassembled %d refragmented %d", w.ctr.fragHeld.load(), w.ctr.reassembled.load(), w.ctr.refragmented.load())
+	}
+	// What left on p1 reassembles to the original datagram.
+	r := ipfrag.NewReassembler(ipfrag.ReassemblerConfig{})
+	var whole []byte
+	for _, f := range out {
+		if len(f) > 1518 {
+			t.Errorf("sent a frame of %d bytes on a 1500-byte port", len(f))
+		}
+		if c, res := r.Add(f, now); res.Status == ipfrag.Complete {
+			whole = append([]byte(nil), c...)
+		}
+	}
+	if !bytes.Equal(whole, big) {
+		t.Errorf("reassembled output differs from the original (%d vs %d bytes, %d frames)", len(whole), len(big), len(out))
+	}
+	es, _ := sw.ct.List(t.Context(), conntrack.Filter{}, now)
+	if len(es) != 1 || es[0].Orig.SrcPort != 5000 || es[0].Orig.DstPort != 5001 {
+		t.Errorf("conntrack: %v", es)
+	}
+}
