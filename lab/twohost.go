@@ -49,7 +49,9 @@ func TwoHostVMAddr(side byte, k int, v6 bool) string {
 }
 
 // TwoHostVMMAC is VM k's MAC: 02:c7:00:00:0a:0K or 02:c7:00:00:0b:0K.
-func TwoHostVMMAC(side byte, k int) string { return fmt.Sprintf("02:c7:00:00:%02x:%02x", 0xa+side-'a', k) }
+func TwoHostVMMAC(side byte, k int) string {
+	return fmt.Sprintf("02:c7:00:00:%02x:%02x", 0xa+side-'a', k)
+}
 
 // TwoHostUnderlayAddr is switch host side's underlay address: 198.18.100.1
 // (a) and 198.18.100.2 (b) on a direct link; with a router, b is

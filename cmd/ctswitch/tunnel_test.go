@@ -319,4 +319,3 @@ func errorsIsMsgSize(err error) bool {
 	}
 	return errno == syscall.EMSGSIZE
 }
-
