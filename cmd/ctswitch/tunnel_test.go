@@ -31,11 +31,15 @@ type tunnelLab struct {
 }
 
 func newTunnelLab(t *testing.T, router bool, tunnelYAML func(side byte) string) *tunnelLab {
+	return newTunnelLabMTU(t, router, 0, tunnelYAML)
+}
+
+func newTunnelLabMTU(t *testing.T, router bool, routerMTU int, tunnelYAML func(side byte) string) *tunnelLab {
 	t.Helper()
 	labTestNeedsRoot(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	l, err := lab.Up(ctx, lab.TwoHostTopology(lab.TwoHostOptions{Router: router}))
+	l, err := lab.Up(ctx, lab.TwoHostTopology(lab.TwoHostOptions{Router: router, RouterMTU: routerMTU}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +119,17 @@ func vmAddr(side byte, v6 bool) string { return lab.TwoHostVMAddr(side, 1, v6) }
 // each other over GRE (with a key) and Geneve, IPv4 and IPv6, with pings
 // and TCP transfers whose bytes are checked.
 func TestTunnelDirect(t *testing.T) {
-	for _, kind := range []string{"gretap", "geneve"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		v6   bool // IPv6 underlay
+		mtu  string
+	}{{"gretap", false, "1458"}, {"geneve", false, "1450"}, {"geneve", true, "1430"}} {
+		kind := tc.kind
+		name := kind
+		if tc.v6 {
+			name += "-ipv6-underlay"
+		}
+		t.Run(name, func(t *testing.T) {
 			tl := newTunnelLab(t, false, func(side byte) string {
 				other := byte('b')
 				if side == 'b' {
@@ -126,7 +139,7 @@ func TestTunnelDirect(t *testing.T) {
 				if kind == "geneve" {
 					id = "vni: 4242"
 				}
-				return fmt.Sprintf("      - {name: host%c, type: %s, remote: %s, %s}", other, kind, lab.TwoHostUnderlayAddr(other, false, false), id)
+				return fmt.Sprintf("      - {name: host%c, type: %s, remote: \"%s\", %s}", other, kind, lab.TwoHostUnderlayAddr(other, false, tc.v6), id)
 			})
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
@@ -153,7 +166,7 @@ func TestTunnelDirect(t *testing.T) {
 			if !strings.Contains(out, "frag_needed_sent=") || !strings.Contains(out, "packet_too_big_sent=") {
 				t.Errorf("no path MTU discovery seen:\n%s", out)
 			}
-			wantMTU := map[string]string{"gretap": "1458", "geneve": "1450"}[kind]
+			wantMTU := tc.mtu
 			if !regexp.MustCompile(`(?m)^hostb\s+lab\s+` + kind + `\s+.*\s1500\s+1500\s+-\s+` + wantMTU + `\s+[1-9]\d*\s+[1-9]\d*\s+\d+$`).MatchString(out) {
 				t.Errorf("tunnel show on swa:\n%s", out)
 			}
@@ -318,4 +331,43 @@ func errorsIsMsgSize(err error) bool {
 		e = u.Unwrap()
 	}
 	return errno == syscall.EMSGSIZE
+}
+
+// TestTunnelNarrowIPv6: the router's link towards swb is 1300 bytes, so
+// the Geneve tunnel carries only 1250-byte inner packets, less than the
+// 1280 bytes every IPv6 link must carry (RFC 8200). IPv6 packets of up to
+// 1280 bytes still get through: the switch fragments the outer packet and
+// the far switch reassembles it before decapsulating (Open vSwitch cannot
+// decapsulate outer fragments); bigger ones get packet too big 1280.
+// IPv4 gets fragmentation needed with 1250.
+func TestTunnelNarrowIPv6(t *testing.T) {
+	tl := newTunnelLabMTU(t, true, 1300, func(side byte) string {
+		other := byte('b')
+		if side == 'b' {
+			other = 'a'
+		}
+		return fmt.Sprintf("      - {name: host%c, type: geneve, remote: %s, vni: 9}", other, lab.TwoHostUnderlayAddr(other, true, false))
+	})
+	a1 := lab.TwoHostVM('a', 1)
+	if _, err := tl.Ping(a1, vmAddr('b', true), 5*time.Second); err != nil {
+		t.Fatalf("ping6: %v", err)
+	}
+	// 1280-byte IPv6 packets: the first teaches swa the path MTU (the
+	// router drops it), the others are sent in outer fragments.
+	out := pingDF(tl.Lab, a1, vmAddr('b', true), 1232, true)
+	if !regexp.MustCompile(`[1-9] received`).MatchString(out) {
+		t.Errorf("1280-byte IPv6 ping:\n%s\nswa:\n%s\nswb:\n%s", out, tl.da.cli("tunnel", "show"), tl.db.cli("tunnel", "show"))
+	}
+	t.Logf("ping -6 -M do -s 1232:\n%s", out)
+	if out := pingDF(tl.Lab, a1, vmAddr('b', true), 1300, true); !strings.Contains(out, "mtu=1280") {
+		t.Errorf("1348-byte IPv6 ping: want packet too big 1280:\n%s", out)
+	}
+	if out := pingDF(tl.Lab, a1, vmAddr('b', false), 1472, false); !strings.Contains(out, "mtu = 1250") && !strings.Contains(out, "mtu=1250") {
+		t.Errorf("1500-byte IPv4 DF ping: want mtu 1250:\n%s", out)
+	}
+	sa, sb := tl.da.cli("tunnel", "show"), tl.db.cli("tunnel", "show")
+	if !strings.Contains(sa, "outer_fragmented=") || !strings.Contains(sa, "outer_reassembled=") || !strings.Contains(sb, "outer_reassembled=") {
+		t.Errorf("outer fragmentation not seen:\nswa:\n%s\nswb:\n%s", sa, sb)
+	}
+	t.Logf("swa:\n%s\nswb:\n%s", sa, sb)
 }
