@@ -10,6 +10,7 @@ import (
 	"github.com/ctswitch/ctswitch/dataplane/l2"
 	"github.com/ctswitch/ctswitch/dataplane/policy"
 	"github.com/ctswitch/ctswitch/packet"
+	"github.com/ctswitch/ctswitch/tunnel"
 )
 
 // The steps of a trace record, shared by live traces (written by the
@@ -209,11 +210,30 @@ func (sw *Switch) TraceFrame(ctx context.Context, port string, frame []byte) (*T
 		}
 	}
 	for _, o := range outs {
-		if len(pkt.Frame) > sw.ports[o].maxFrame {
+		op := sw.ports[o]
+		if op.kind == portTunnel {
+			tp := op.tun
+			nh := tp.nh.Load()
+			if nh == nil {
+				return end(DropTunnelNoNextHop)
+			}
+			pmtu := tp.ep.PathMTU(nh.linkMTU(), Now())
+			act, mtu := tp.ep.Decide(pkt.Frame, pmtu)
+			r.step(self, "tunnel", "%s to %s via %s (%s): path MTU %d, %s %d", tp.ep.Kind(), tp.ep.Config().Remote, nh.Via,
+				net6(nh.DstMAC), pmtu, act, mtu)
+			switch act {
+			case tunnel.SendFragNeeded:
+				return end(DropTunnelFragNeeded)
+			case tunnel.SendPacketTooBig:
+				return end(DropTunnelPacketTooBig)
+			case tunnel.DropTooBig, tunnel.DropNotIP:
+				return end(DropTunnelTooBig)
+			}
+		} else if len(pkt.Frame) > op.maxFrame {
 			return end(DropMTUExceeded)
 		}
-		r.step(self, "output", "port %s (not sent: synthetic)", sw.ports[o].name)
-		r.Sent = append(r.Sent, sw.ports[o].name)
+		r.step(self, "output", "port %s (not sent: synthetic)", op.name)
+		r.Sent = append(r.Sent, op.name)
 	}
 	return end(DropNone)
 }

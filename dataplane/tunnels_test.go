@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"net"
+	"strings"
 	"net/netip"
 	"testing"
 
@@ -135,6 +136,11 @@ func TestTunnelTooBigIOLess(t *testing.T) {
 	}
 	if w.ctr.drops[DropTunnelFragNeeded].load() != 1 {
 		t.Errorf("frag-needed drops %d", w.ctr.drops[DropTunnelFragNeeded].load())
+	}
+	// The same packet traced: the tunnel step shows the decision.
+	r, err := sw.TraceFrame(t.Context(), "p0", innerUDP(t, macVM, macRem, 1500-28, true))
+	if err != nil || r.Dropped != "tunnel_frag_needed" || !strings.Contains(r.Steps[len(r.Steps)-2].Detail, "gretap to 198.18.100.2 via 198.18.100.2 (02:00:00:00:01:0b): path MTU 1500, send_frag_needed 1458") {
+		t.Errorf("trace: %+v %v", r, err)
 	}
 	// DF clear: the inner packet is fragmented, each fragment encapsulated.
 	*out = nil
