@@ -40,6 +40,7 @@ func newIOLessSwitch(tb testing.TB, ports, workers int, mutate func(*SwitchConfi
 // ingress (parse, trim, classify), the merge by stamp, the pipeline.
 func (w *worker) feed(frames [][]byte, inPort int, now int64) {
 	w.obs = w.sw.obs.Load()
+	w.now = now
 	w.items = w.items[:0]
 	for i, f := range frames {
 		w.ingress(&w.rxPkts[i%len(w.rxPkts)], f, inPort, now)

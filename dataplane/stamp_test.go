@@ -57,3 +57,13 @@ func TestArrivalStamp(t *testing.T) {
 		})
 	}
 }
+
+// Now must be CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+func TestNowIsClockMonotonic(t *testing.T) {
+	a := clockGettime()
+	n := Now()
+	b := clockGettime()
+	if n < a || n > b {
+		t.Errorf("Now %d not between two CLOCK_MONOTONIC readings %d and %d", n, a, b)
+	}
+}

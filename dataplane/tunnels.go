@@ -357,7 +357,7 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 	}
 	if why == tunnel.ReasonNotTunnel {
 		// The filter only lets ICMP errors about our own packets through.
-		if e, mtu, ok := w.sw.tunTable.LearnPMTU(frame, Now()); ok {
+		if e, mtu, ok := w.sw.tunTable.LearnPMTU(frame, w.now); ok {
 			tw.ctr[tcPMTULearned].inc()
 			w.sw.log.Info("path MTU learned", "tunnel", e.Name(), "mtu", mtu)
 			if tr != nil {
@@ -408,7 +408,7 @@ func (w *worker) emitTunnel(p *swPort, frame []byte, inPort int, hash uint64, tr
 		return
 	}
 	ep := tp.ep
-	pmtu := ep.PathMTU(nh.linkMTU(), Now())
+	pmtu := ep.PathMTU(nh.linkMTU(), w.now)
 	act, mtu := ep.Decide(frame, pmtu)
 	if tr != nil {
 		tr.rec.step(w.id, "tunnel", "%s to %s via %s (%s): path MTU %d, %s %d", ep.Kind(), ep.Config().Remote, nh.Via,
@@ -518,7 +518,7 @@ func (w *worker) tooBig(act tunnel.Action, p *swPort, frame []byte, mtu, inPort 
 		} else {
 			to = ipv6Src(frame)
 		}
-		if !w.sw.icmpLimit.Allow(to, Now()) {
+		if !w.sw.icmpLimit.Allow(to, w.now) {
 			why = icmperr.RateLimited
 		}
 	}

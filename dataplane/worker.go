@@ -82,6 +82,7 @@ type worker struct {
 	orderWait  int64
 
 	obs *observers // loaded once per round; nil when nobody observes
+	now int64      // the round's clock reading
 	tun *tunWorker // nil without tunnels
 
 	sinkBuf []byte // the "tx frame" without I/O
@@ -226,6 +227,7 @@ func (w *worker) run() {
 // was anything to do.
 func (w *worker) iterate() (bool, error) {
 	now := Now()
+	w.now = now
 	w.obs = w.sw.obs.Load()
 	if w.tun != nil {
 		w.tun.arenaN = 0 // last round's reassembled frames are processed or copied
