@@ -3,8 +3,8 @@ package dataplane
 import (
 	"bytes"
 	"net"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket"
