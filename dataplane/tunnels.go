@@ -76,6 +76,7 @@ const (
 	tcFragNeededSent                    // ICMP fragmentation needed sent to an inner source
 	tcPTBSent                           // ICMPv6 packet too big sent to an inner source
 	tcReassembled                       // outer datagrams reassembled from fragments
+	tcOuterFragHeld                     // outer fragments held until their datagram is complete
 	tcPMTULearned                       // underlay ICMP errors that lowered a path MTU
 	numTunCounters
 )
@@ -84,7 +85,7 @@ var tunCounterNames = [numTunCounters]string{
 	tcRxPackets: "rx_packets", tcTxPackets: "tx_packets", tcInnerFragmented: "inner_fragmented",
 	tcInnerFragments: "inner_fragments", tcOuterFragmented: "outer_fragmented",
 	tcFragNeededSent: "frag_needed_sent", tcPTBSent: "packet_too_big_sent",
-	tcReassembled: "outer_reassembled", tcPMTULearned: "pmtu_learned",
+	tcReassembled: "outer_reassembled", tcOuterFragHeld: "outer_fragments_held", tcPMTULearned: "pmtu_learned",
 }
 
 // tunWorker is a worker's tunnel state.
@@ -332,6 +333,7 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 		whole, res := tw.reasm.Add(frame, stamp)
 		switch res.Status {
 		case ipfrag.Held:
+			tw.ctr[tcOuterFragHeld].inc()
 			if tr != nil {
 				tr.rec.step(w.id, "tunnel", "outer fragment held for reassembly")
 				tr.finish()

@@ -292,6 +292,10 @@ func downOne(out io.Writer, s lab.Summary) error {
 	if err := l.Down(); err != nil {
 		return err
 	}
+	// The configs "lab up --two-host" wrote by default.
+	if err := os.RemoveAll(filepath.Join("/run/ctswitch", s.ID)); err != nil {
+		fmt.Fprintf(out, "warning: %v\n", err)
+	}
 	what := "stale"
 	if s.Kept {
 		what = "kept"

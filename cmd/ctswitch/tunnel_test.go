@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ctswitch/ctswitch/ctl/config"
 	"github.com/ctswitch/ctswitch/lab"
 )
 
@@ -370,4 +371,35 @@ func TestTunnelNarrowIPv6(t *testing.T) {
 		t.Errorf("outer fragmentation not seen:\nswa:\n%s\nswb:\n%s", sa, sb)
 	}
 	t.Logf("swa:\n%s\nswb:\n%s", sa, sb)
+}
+
+func TestLabUpTwoHost(t *testing.T) {
+	labTestNeedsRoot(t)
+	dir := t.TempDir()
+	code, out, errOut := runArgs("lab", "up", "--two-host", "--router", "--tunnel", "geneve", "--prefix", cliLabPrefix, "--config-dir", dir)
+	if code != 0 {
+		t.Fatalf("lab up --two-host: %s", errOut)
+	}
+	m := regexp.MustCompile(`^lab (` + cliLabPrefix + `[a-z0-9]{5}) is up: two switch hosts`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("output:\n%s", out)
+	}
+	defer runArgs("lab", "down", m[1])
+	t.Logf("%s", out)
+	for _, host := range []string{"swa", "swb"} {
+		path := filepath.Join(dir, host+".yaml")
+		c, err := config.Load(path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(c.Switch.Tunnels) != 1 || c.Switch.Tunnels[0].Endpoint.Kind.String() != "geneve" || len(c.Switch.Underlays) != 1 {
+			t.Errorf("%s: %+v", host, c.Switch)
+		}
+		if !strings.Contains(out, "ctswitch run --config "+path) {
+			t.Errorf("no run line for %s:\n%s", host, out)
+		}
+	}
+	if code, _, errOut := runArgs("lab", "up", "--two-host", "--tunnel", "vxlan"); code == 0 || !strings.Contains(errOut, `--tunnel "vxlan": want gretap or geneve`) {
+		t.Errorf("bad tunnel: %d %s", code, errOut)
+	}
 }
