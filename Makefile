@@ -20,7 +20,7 @@ build:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./packet/... ./conntrack ./dataplane/... ./tunnel/...
 
-## fuzz: every fuzz target of packet and conntrack, $(FUZZTIME) each
+## fuzz: every fuzz target of the FUZZPKGS packages, $(FUZZTIME) each
 fuzz:
 	@set -e; for pkg in $(FUZZPKGS); do \
 		for target in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
