@@ -426,6 +426,16 @@ func (w *worker) sent(pi int, frame []byte, tr *traceRec) {
 	}
 }
 
+// tapOnly shows a frame to the taps of port pi at one point, without
+// trace steps (the inner frames of a tunnel's port).
+func (w *worker) tapOnly(pi int, point TapPoint, frame []byte) {
+	for _, t := range w.obs.taps {
+		if t.wants(pi, point) {
+			t.record(Now(), pi, w.id, point, DropNone, frame)
+		}
+	}
+}
+
 // wallOf converts an arrival stamp to wall-clock time.
 func (sw *Switch) wallOf(stamp int64) time.Time {
 	return sw.wallBase.Add(time.Duration(stamp - sw.monoBase))

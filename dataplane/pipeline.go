@@ -137,9 +137,9 @@ func (w *worker) handOffDatagram(p *conntrack.Packet, stamp int64, inPort, owner
 	mtu := w.sw.frameCap - packet.EthernetHeaderLen - 8
 	var err error
 	if p.Meta.IPVersion == 4 {
-		err = ipfrag.FragmentIPv4(p.Frame, mtu, w.sinkBuf, give)
+		err = ipfrag.FragmentIPv4(p.Frame, mtu, w.fragBuf, give)
 	} else {
-		err = ipfrag.FragmentIPv6(p.Frame, mtu, p.Meta.FragID, w.sinkBuf, give)
+		err = ipfrag.FragmentIPv6(p.Frame, mtu, p.Meta.FragID, w.fragBuf, give)
 	}
 	if err != nil {
 		w.dropped(DropFragmentBuffers, p.Frame, inPort, tr)
@@ -244,10 +244,9 @@ func (w *worker) emitFragments(pi int, frame []byte, inPort int, tr *traceRec) {
 		w.dropped(DropMTUExceeded, frame, inPort, tr)
 		return
 	}
-	mtu := p.maxFrame - (m.L3Off - 0) - 4 // L3 MTU: the frame limit less the L2 header (and the tag allowance)
-	if m.VLANCount == 0 {
-		mtu = p.maxFrame - packet.EthernetHeaderLen - 4
-	}
+	// The port's IP MTU: maxFrame allows an Ethernet header and one
+	// VLAN tag; a second tag comes out of the MTU.
+	mtu := p.maxFrame - packet.EthernetHeaderLen - 4*max(1, m.VLANCount)
 	send := func(f []byte) error {
 		buf, ok := w.txBuf(pi, inPort, f, nil)
 		if !ok {
@@ -293,7 +292,7 @@ func (w *worker) reassembledV6(frame []byte) bool {
 	return false
 }
 
-func (w *worker) fragScratch() []byte { return w.sinkBuf }
+func (w *worker) fragScratch() []byte { return w.fragBuf }
 
 // txBuf lends the next tx frame of this worker's queue on port pi (a
 // scratch buffer without I/O); txCommit queues it with n bytes. A full

@@ -112,7 +112,7 @@ type tunEPCounters struct {
 func newTunWorker(sw *Switch) *tunWorker {
 	tw := &tunWorker{
 		reasm:   ipfrag.NewReassembler(ipfrag.ReassemblerConfig{MaxDatagrams: 32}),
-		arena:   newSlots(32, sw.frameCap),
+		arena:   newSlots(16, 16384), // a reassembled outer datagram may exceed the port's frames
 		scratch: make([]byte, 2*sw.frameCap),
 		icmp:    make([]byte, 2048),
 		outer:   make([]byte, 4096),
@@ -383,7 +383,11 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 	if tr != nil {
 		traceDecap(&tr.rec, w.id, ep, d)
 	}
-	w.ingressFrame(pkt, d.Payload, w.sw.tunByEP[ep], stamp, tr)
+	pi := w.sw.tunByEP[ep]
+	if w.obs != nil {
+		w.tapOnly(pi, TapRx, d.Payload)
+	}
+	w.ingressFrame(pkt, d.Payload, pi, stamp, tr)
 }
 
 // arenaSlot is a buffer for a frame that must outlive the Receive of its
@@ -473,6 +477,9 @@ func (w *worker) encapOut(tp *tunPort, nh *NextHop, frame []byte, hash uint64, f
 	w.txCommit(tp.underlay, n)
 	w.tun.perEP[tp.idx].tx.inc()
 	w.tun.ctr[tcTxPackets].inc()
+	if w.obs != nil {
+		w.tapOnly(w.sw.tunByEP[tp.ep], TapTx, frame) // the inner frame, on the tunnel's port
+	}
 	if tr != nil || w.obs != nil {
 		w.sent(tp.underlay, buf[:n], tr)
 	}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -299,4 +300,38 @@ func FuzzPipelineUnderlay(f *testing.F) {
 			t.Fatalf("2 frames: %d sent, %d dropped, %d held as fragments or PMTU reports", s1-s0, d1-d0, h1-h0)
 		}
 	})
+}
+
+// A capture on a tunnel's port sees the inner frames, both ways; one on
+// the underlay sees the encapsulated ones.
+func TestTunnelPortTapIOLess(t *testing.T) {
+	sw, w, _ := newTunnelSwitch(t, tunnel.Geneve)
+	up := sw.portIdx["up"]
+	inner, err := sw.AddTap(TapConfig{Port: "hostb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, _ := sw.AddTap(TapConfig{Port: "up"})
+	now := Now()
+	req := innerUDP(t, macVM, macRem, 100, false)
+	w.feed([][]byte{req}, 0, now)
+	remote := swapEndpoint(t, sw, tunnel.Geneve)
+	enc := make([]byte, 2048)
+	n, _ := remote.Encap(enc, packetMAC(2, 0, 0, 0, 1, 0xb), packetMAC(2, 0, 0, 0, 1, 0xa), innerUDP(t, macRem, macVM, 100, false), 1)
+	w.feed([][]byte{enc[:n]}, up, now)
+	inner.Close()
+	outer.Close()
+	var got []string
+	read := func(tp *Tap) {
+		_ = tp.Read(t.Context(), func(cf *CapturedFrame) error {
+			got = append(got, fmt.Sprintf("%s/%s/%d", cf.Port, cf.Point, cf.Len))
+			return nil
+		})
+	}
+	read(inner)
+	read(outer)
+	want := fmt.Sprintf("hostb/tx/%d hostb/rx/%d up/tx/%d up/rx/%d", len(req), len(req), len(req)+50, n)
+	if strings.Join(got, " ") != want {
+		t.Errorf("captured %v, want %s", got, want)
+	}
 }

@@ -86,6 +86,7 @@ type worker struct {
 	tun *tunWorker // nil without tunnels
 
 	sinkBuf []byte // the "tx frame" without I/O
+	fragBuf []byte // fragmentation output
 	big     []slot // reassembled IP datagrams of this round (up to 64 KiB each)
 	bigN    int
 
@@ -136,6 +137,7 @@ func newWorker(sw *Switch, id int) (*worker, error) {
 	w.reorderUse = make([]bool, len(w.reorder))
 	w.sinkBuf = make([]byte, max(sw.frameCap, 65536+packet.EthernetHeaderLen+8))
 	w.big = newSlots(4, 65536+packet.EthernetHeaderLen+8)
+	w.fragBuf = make([]byte, 65536+packet.EthernetHeaderLen+8)
 	if len(sw.tuns) > 0 {
 		w.tun = newTunWorker(sw)
 	}
