@@ -50,6 +50,9 @@ type collector struct {
 
 	ctEntries, ctCapacity, ctPackets, ctVerdicts, ctInvalid    *prometheus.Desc
 	ctInserted, ctDeleted, ctExpired, ctEarlyDrop, ctFragments *prometheus.Desc
+
+	tunRx, tunTx, tunDrops, tunPathMTU       *prometheus.Desc
+	tunEvents, tunDecap, tunReasm, tunNoICMP *prometheus.Desc
 }
 
 // NewCollector returns a collector reading src at every scrape, with
@@ -103,8 +106,19 @@ func newCollector(src Source, timeout time.Duration) *collector {
 		ctExpired:   d("conntrack", "expired_total", "Connections expired."),
 		ctEarlyDrop: d("conntrack", "early_drop_total", "Connections evicted early to make room."),
 		ctFragments: d("conntrack", "fragments_pending", "IP datagrams pending reassembly."),
+
+		tunRx:      d("tunnel", "receive_packets_total", "Packets decapsulated from the tunnel endpoint and switched.", tunnelLabels...),
+		tunTx:      d("tunnel", "transmit_packets_total", "Packets encapsulated towards the tunnel endpoint.", tunnelLabels...),
+		tunDrops:   d("tunnel", "drops_total", "Packets to the endpoint dropped: no next hop, too big (ICMP sent or not), encapsulation failed.", tunnelLabels...),
+		tunPathMTU: d("tunnel", "path_mtu_bytes", "The L3 path MTU in use towards the endpoint (0 while its next hop is unresolved).", tunnelLabels...),
+		tunEvents:  d("tunnel", "events_total", "Tunnel events over all endpoints: packets fragmented, ICMP errors sent, outer datagrams reassembled, path MTUs learned.", "event"),
+		tunDecap:   d("tunnel", "decap_drops_total", "Underlay packets that failed decapsulation, by tunnel reason.", "reason"),
+		tunReasm:   d("tunnel", "reassembly_drops_total", "Outer fragments refused by reassembly, by reason.", "reason"),
+		tunNoICMP:  d("tunnel", "icmp_not_sent_total", "Packets too big for a tunnel that got no ICMP error, by reason (RFC exclusions, rate limits).", "reason"),
 	}
 }
+
+var tunnelLabels = []string{"tunnel", "network", "type", "remote"}
 
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
@@ -115,6 +129,25 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.wBatches, c.wSleeps, c.wBusy,
 		c.ctEntries, c.ctCapacity, c.ctPackets, c.ctVerdicts, c.ctInvalid,
 		c.ctInserted, c.ctDeleted, c.ctExpired, c.ctEarlyDrop, c.ctFragments,
+		c.tunRx, c.tunTx, c.tunDrops, c.tunPathMTU, c.tunEvents, c.tunDecap, c.tunReasm, c.tunNoICMP,
+	}
+}
+
+func (c *collector) collectTunnels(ch chan<- prometheus.Metric, st dataplane.Stats) {
+	for _, t := range st.Tunnels {
+		l := []string{t.Name, t.Network, t.Config.Kind.String(), t.Config.Remote.String()}
+		counter(ch, c.tunRx, t.RxPackets, l...)
+		counter(ch, c.tunTx, t.TxPackets, l...)
+		counter(ch, c.tunDrops, t.Drops, l...)
+		gauge(ch, c.tunPathMTU, float64(t.PathMTU), l...)
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v map[string]uint64
+	}{{c.tunEvents, st.TunnelCounters}, {c.tunDecap, st.TunnelReasons}, {c.tunReasm, st.ReassemblyReasons}, {c.tunNoICMP, st.ICMPSuppressed}} {
+		for _, k := range sortedKeys(m.v) {
+			counter(ch, m.d, m.v[k], k)
+		}
 	}
 }
 
@@ -128,7 +161,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	c.collectSwitch(ch, c.src.SwitchStats())
+	st := c.src.SwitchStats()
+	c.collectSwitch(ch, st)
+	c.collectTunnels(ch, st)
 	c.collectConntrack(ch)
 	ch <- c.scrapeErrors
 }

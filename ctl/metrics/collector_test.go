@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ctswitch/ctswitch/conntrack"
 	"github.com/ctswitch/ctswitch/dataplane"
+	"github.com/ctswitch/ctswitch/tunnel"
 )
 
 // fakeSource returns fixed stats; census, when set, replaces the census call.
@@ -49,6 +51,13 @@ func (fakeSource) SwitchStats() dataplane.Stats {
 			{Worker: 1, CPU: 3, Processed: 70, Forwarded: 80, HandoffOut: 30, HandoffIn: 20, Batches: 7, Sleeps: 50, BusyNs: 250_000_000},
 		},
 		Drops: drops,
+		Tunnels: []dataplane.TunnelStats{{Name: "hostb", Network: "lab",
+			Config:  tunnel.Config{Kind: tunnel.Geneve, Remote: netip.MustParseAddr("198.18.100.2")},
+			PathMTU: 1400, RxPackets: 5, TxPackets: 6, Drops: 1}},
+		TunnelCounters:    map[string]uint64{"rx_packets": 5, "frag_needed_sent": 1},
+		TunnelReasons:     map[string]uint64{"gre_key_mismatch": 2},
+		ReassemblyReasons: map[string]uint64{"overlap": 1},
+		ICMPSuppressed:    map[string]uint64{"about_icmp_error": 1},
 	}
 }
 
@@ -188,12 +197,14 @@ func TestCollectAndCount(t *testing.T) {
 		perQueue      = 6 // rx/tx packets/bytes, kicks, batches
 		perQueueDrops = 2 // tx_ring_full, tx_errors
 		perKernel     = 5
-		perWorker     = 9 // 8 families, handoff twice
+		perWorker     = 9                 // 8 families, handoff twice
+		tunnelSeries  = 4 + 2 + 1 + 1 + 1 // per endpoint 4, events 2, decap, reassembly, icmp
 	)
 	want := ports + queues*(perQueue+perQueueDrops) + kernelQueues*perKernel +
 		len(dataplane.Drops()) + workers*perWorker +
 		censusSeries + ctScalars + verdicts + conntrack.NumReasons - 1 + extraReasons +
-		1 // scrape errors
+		1 + // scrape errors
+		tunnelSeries
 	if got := testutil.CollectAndCount(c); got != want {
 		t.Fatalf("CollectAndCount = %d, want %d", got, want)
 	}
