@@ -591,12 +591,18 @@ type CountAnswer struct {
 	Count int `json:"count"`
 }
 
-func (b *Backend) ctFlush(ctx context.Context, args json.RawMessage, send func(any) error) error {
+// filterArgs decodes a request's connection filter.
+func filterArgs(args json.RawMessage) (CTFilterArgs, conntrack.Filter, error) {
 	var a CTFilterArgs
 	if err := decodeArgs(args, &a); err != nil {
-		return err
+		return a, conntrack.Filter{}, err
 	}
 	f, err := a.filter()
+	return a, f, err
+}
+
+func (b *Backend) ctFlush(ctx context.Context, args json.RawMessage, send func(any) error) error {
+	a, f, err := filterArgs(args)
 	if err != nil {
 		return err
 	}
@@ -615,11 +621,7 @@ type ExportAnswer struct {
 }
 
 func (b *Backend) ctExport(ctx context.Context, args json.RawMessage, send func(any) error) error {
-	var a CTFilterArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return err
-	}
-	f, err := a.filter()
+	_, f, err := filterArgs(args)
 	if err != nil {
 		return err
 	}
