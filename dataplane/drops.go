@@ -7,30 +7,32 @@ import "sync/atomic"
 type Drop uint8
 
 const (
-	DropNone               Drop = iota
-	DropRunt                    // shorter than an Ethernet header
-	DropOversize                // longer than the input port's MTU allows
-	DropMalformed               // IP/L4 headers do not parse (packet.Parse); see conntrack for the check
-	DropFragment                // IP fragment refused by reassembly (conntrack counts why)
-	DropCTInvalid               // conntrack verdict invalid (its reason is counted by conntrack)
-	DropPolicyRule              // a policy rule denied the new connection
-	DropPolicyDefault           // no rule allowed the new connection and the default is deny
-	DropHairpin                 // destination MAC is on the input port
-	DropNoPort                  // flooding found no other port in the network
-	DropMTUExceeded             // longer than the output port's MTU
-	DropHandoffFull             // the owner worker's hand-off ring was full
-	DropReorderFull             // the worker's reorder buffer was full
-	DropTxRingFull              // the output queue's tx ring was full
-	DropTxError                 // the output queue failed to send
-	DropSrcMulticast            // multicast or broadcast source MAC
-	DropTunnelDecap             // a tunnel packet failed decapsulation (tunnel counts the reason)
-	DropTunnelReassembly        // an outer fragment could not be reassembled (ipfrag counts the reason)
-	DropTunnelNoNextHop         // no route or neighbour towards the remote endpoint yet
-	DropTunnelFragNeeded        // too big for the tunnel with DF: dropped, ICMP fragmentation needed sent
-	DropTunnelPacketTooBig      // IPv6 too big for the tunnel: dropped, ICMPv6 packet too big sent
-	DropTunnelTooBig            // too big for the tunnel, no remedy (non-IP, or fragmentation failed)
-	DropTunnelEncap             // encapsulation failed (frame too large for a tx buffer)
-	DropFragmentBuffers         // a reassembled datagram found no buffer this round
+	DropNone                  Drop = iota
+	DropRunt                       // shorter than an Ethernet header
+	DropOversize                   // longer than the input port's MTU allows
+	DropMalformed                  // IP/L4 headers do not parse (packet.Parse); see conntrack for the check
+	DropFragment                   // IP fragment refused by reassembly (conntrack counts why)
+	DropCTInvalid                  // conntrack verdict invalid (its reason is counted by conntrack)
+	DropPolicyRule                 // a policy rule denied the new connection
+	DropPolicyDefault              // no rule allowed the new connection and the default is deny
+	DropHairpin                    // destination MAC is on the input port
+	DropNoPort                     // flooding found no other port in the network
+	DropMTUExceeded                // longer than the output port's MTU
+	DropHandoffFull                // the owner worker's hand-off ring was full
+	DropReorderFull                // the worker's reorder buffer was full
+	DropTxRingFull                 // the output queue's tx ring was full
+	DropTxError                    // the output queue failed to send
+	DropSrcMulticast               // multicast or broadcast source MAC
+	DropTunnelDecap                // a tunnel packet failed decapsulation (tunnel counts the reason)
+	DropTunnelReassembly           // an outer fragment could not be reassembled (ipfrag counts the reason)
+	DropTunnelNoNextHop            // no route or neighbour towards the remote endpoint yet
+	DropTunnelFragNeeded           // too big for the tunnel with DF: dropped, ICMP fragmentation needed sent
+	DropTunnelPacketTooBig         // IPv6 too big for the tunnel: dropped, ICMPv6 packet too big sent
+	DropTunnelTooBig               // too big for the tunnel, no remedy (non-IP, or fragmentation failed)
+	DropTunnelEncap                // encapsulation failed (frame too large for a tx buffer)
+	DropFragmentBuffers            // a reassembled datagram found no buffer this round
+	DropTunnelNotIP                // a frame for an IP-GRE endpoint that is not IP (nor ARP/ND for its gateway)
+	DropTunnelNoInnerNeighbor      // out of an IP-GRE tunnel to an address no host has claimed yet (the gateway asks)
 	numDrops
 )
 
@@ -52,14 +54,16 @@ var dropNames = [numDrops]string{
 	DropTxError:       "tx_error",
 	DropSrcMulticast:  "l2_src_multicast",
 
-	DropTunnelDecap:        "tunnel_decap",
-	DropTunnelReassembly:   "tunnel_reassembly",
-	DropTunnelNoNextHop:    "tunnel_no_next_hop",
-	DropTunnelFragNeeded:   "tunnel_frag_needed",
-	DropTunnelPacketTooBig: "tunnel_packet_too_big",
-	DropTunnelTooBig:       "tunnel_too_big",
-	DropTunnelEncap:        "tunnel_encap",
-	DropFragmentBuffers:    "fragment_buffers_full",
+	DropTunnelDecap:           "tunnel_decap",
+	DropTunnelReassembly:      "tunnel_reassembly",
+	DropTunnelNoNextHop:       "tunnel_no_next_hop",
+	DropTunnelFragNeeded:      "tunnel_frag_needed",
+	DropTunnelPacketTooBig:    "tunnel_packet_too_big",
+	DropTunnelTooBig:          "tunnel_too_big",
+	DropTunnelEncap:           "tunnel_encap",
+	DropFragmentBuffers:       "fragment_buffers_full",
+	DropTunnelNotIP:           "tunnel_not_ip",
+	DropTunnelNoInnerNeighbor: "tunnel_no_inner_neighbor",
 }
 
 var dropHelp = [numDrops]string{
@@ -80,14 +84,16 @@ var dropHelp = [numDrops]string{
 	DropTxError:       "the output queue failed to send",
 	DropSrcMulticast:  "multicast or broadcast source MAC address",
 
-	DropTunnelDecap:        "a tunnel packet failed decapsulation (see the tunnel reasons)",
-	DropTunnelReassembly:   "an outer IP fragment could not be reassembled (see the reassembly reasons)",
-	DropTunnelNoNextHop:    "no route or neighbour towards the remote tunnel endpoint yet",
-	DropTunnelFragNeeded:   "IPv4 with DF too big for the tunnel: dropped, ICMP fragmentation needed sent to its source",
-	DropTunnelPacketTooBig: "IPv6 too big for the tunnel: dropped, ICMPv6 packet too big sent to its source",
-	DropTunnelTooBig:       "too big for the tunnel with no remedy (not IP, or fragmentation failed)",
-	DropTunnelEncap:        "encapsulation failed (frame too large for a transmit buffer)",
-	DropFragmentBuffers:    "a reassembled IP datagram found no free buffer in this round",
+	DropTunnelDecap:           "a tunnel packet failed decapsulation (see the tunnel reasons)",
+	DropTunnelReassembly:      "an outer IP fragment could not be reassembled (see the reassembly reasons)",
+	DropTunnelNoNextHop:       "no route or neighbour towards the remote tunnel endpoint yet",
+	DropTunnelFragNeeded:      "IPv4 with DF too big for the tunnel: dropped, ICMP fragmentation needed sent to its source",
+	DropTunnelPacketTooBig:    "IPv6 too big for the tunnel: dropped, ICMPv6 packet too big sent to its source",
+	DropTunnelTooBig:          "too big for the tunnel with no remedy (not IP, or fragmentation failed)",
+	DropTunnelEncap:           "encapsulation failed (frame too large for a transmit buffer)",
+	DropFragmentBuffers:       "a reassembled IP datagram found no free buffer in this round",
+	DropTunnelNotIP:           "a frame for an IP-GRE endpoint that is not IP (ARP and ND for its gateway are answered)",
+	DropTunnelNoInnerNeighbor: "a packet out of an IP-GRE tunnel to an address no host has claimed yet: the gateway asked for it (ARP/ND)",
 }
 
 // Name is the stable counter name, e.g. "ct_invalid".

@@ -367,6 +367,14 @@ func build(cfg SwitchConfig) (*Switch, error) {
 		return nil, fmt.Errorf("switch: MAC table: %w", err)
 	}
 	sw.macs = macs
+	for _, tp := range sw.tuns {
+		if g := tp.greip; g != nil {
+			pi := sw.tunByEP[tp.ep]
+			if err := macs.AddStatic(sw.ports[pi].net.id, g.mac, uint16(pi)); err != nil {
+				return nil, fmt.Errorf("switch: tunnel %s: gateway MAC: %w", tp.ep.Name(), err)
+			}
+		}
+	}
 	for i, ns := range cfg.Networks {
 		n := sw.networks[i]
 		if ns.MACLimit < 0 {

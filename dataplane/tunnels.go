@@ -50,6 +50,12 @@ type TunnelSpec struct {
 	// Endpoint configures the tunnel; its Name is the port name. A zero
 	// Local is the kernel's preferred source address towards Remote.
 	Endpoint tunnel.Config
+	// Gateway (IP-GRE only, required): the endpoint's addresses in the
+	// network (one IPv4, one IPv6 at most), which the network's hosts
+	// route the remote's prefixes through; GatewayMAC is its MAC (zero:
+	// derived from the name). See greipPort.
+	Gateway    []netip.Addr
+	GatewayMAC packet.MAC
 }
 
 // tunPort is the state of a tunnel endpoint port.
@@ -62,6 +68,7 @@ type tunPort struct {
 	// localUnset: the config left Local to the kernel's route (New
 	// resolves it before the underlay's filter is built).
 	localUnset bool
+	greip      *greipPort // IP-GRE endpoints only
 }
 
 // Tunnel counters beyond drops (per worker, summed by Stats).
@@ -78,6 +85,7 @@ const (
 	tcReassembled                       // outer datagrams reassembled from fragments
 	tcOuterFragHeld                     // outer fragments held until their datagram is complete
 	tcPMTULearned                       // underlay ICMP errors that lowered a path MTU
+	tcGatewayARPND                      // ARP and neighbour discovery an IP-GRE gateway answered or learned from
 	numTunCounters
 )
 
@@ -86,6 +94,7 @@ var tunCounterNames = [numTunCounters]string{
 	tcInnerFragments: "inner_fragments", tcOuterFragmented: "outer_fragmented",
 	tcFragNeededSent: "frag_needed_sent", tcPTBSent: "packet_too_big_sent",
 	tcReassembled: "outer_reassembled", tcOuterFragHeld: "outer_fragments_held", tcPMTULearned: "pmtu_learned",
+	tcGatewayARPND: "gateway_arp_nd",
 }
 
 // tunWorker is a worker's tunnel state.
@@ -148,8 +157,27 @@ func (sw *Switch) buildTunnels(cfg *SwitchConfig, netByName map[string]*network)
 		if c.Name == "" {
 			return fmt.Errorf("switch: tunnel %d has no name", i+1)
 		}
+		var gp *greipPort
 		if c.Kind == tunnel.GREIP {
-			return fmt.Errorf("switch: tunnel %s: type gre carries IP packets without their Ethernet header, which an L2 network cannot switch; use gretap or geneve", c.Name)
+			if len(ts.Gateway) == 0 {
+				return fmt.Errorf("switch: tunnel %s: type gre (IP payload) needs a gateway address in its network", c.Name)
+			}
+			gp = &greipPort{mac: ts.GatewayMAC}
+			if gp.mac == (packet.MAC{}) {
+				gp.mac = gatewayMAC(c.Name)
+			}
+			for _, a := range ts.Gateway {
+				switch a = a.Unmap(); {
+				case a.Is4() && !gp.gw4.IsValid():
+					gp.gw4 = a
+				case a.Is6() && !gp.gw6.IsValid():
+					gp.gw6 = a
+				default:
+					return fmt.Errorf("switch: tunnel %s: gateway %v: at most one IPv4 and one IPv6 address", c.Name, a)
+				}
+			}
+		} else if len(ts.Gateway) > 0 {
+			return fmt.Errorf("switch: tunnel %s: only type gre (IP payload) has a gateway", c.Name)
 		}
 		ul := -1
 		switch {
@@ -186,7 +214,7 @@ func (sw *Switch) buildTunnels(cfg *SwitchConfig, netByName map[string]*network)
 		if err := sw.addPortName(c.Name, ""); err != nil {
 			return err
 		}
-		tp := &tunPort{idx: len(sw.tuns), ep: ep, underlay: ul, localUnset: localUnset}
+		tp := &tunPort{idx: len(sw.tuns), ep: ep, underlay: ul, localUnset: localUnset, greip: gp}
 		sw.tuns = append(sw.tuns, tp)
 		pi := len(sw.ports)
 		n.ports = append(n.ports, pi)
@@ -384,10 +412,17 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 		traceDecap(&tr.rec, w.id, ep, d)
 	}
 	pi := w.sw.tunByEP[ep]
-	if w.obs != nil {
-		w.tapOnly(pi, TapRx, d.Payload)
+	inner := d.Payload
+	if tp.tun.greip != nil {
+		var ok bool
+		if inner, ok = w.greipIn(tp.tun, pi, d.Payload, d.InnerProto, tr); !ok {
+			return
+		}
 	}
-	w.ingressFrame(pkt, d.Payload, pi, stamp, tr)
+	if w.obs != nil {
+		w.tapOnly(pi, TapRx, inner)
+	}
+	w.ingressFrame(pkt, inner, pi, stamp, tr)
 }
 
 // arenaSlot is a buffer for a frame that must outlive the Receive of its
@@ -411,6 +446,9 @@ func (w *worker) emitTunnel(p *swPort, frame []byte, inPort int, hash uint64, tr
 	if nh == nil {
 		tw.perEP[tp.idx].drop.inc()
 		w.dropped(DropTunnelNoNextHop, frame, inPort, tr)
+		return
+	}
+	if tp.greip != nil && !w.greipOut(p, tp.greip, frame, inPort, tr) {
 		return
 	}
 	ep := tp.ep

@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/ctswitch/ctswitch/conntrack"
+	"github.com/ctswitch/ctswitch/packet"
 	"github.com/ctswitch/ctswitch/tunnel"
 	"github.com/ctswitch/ctswitch/tunnel/ipfrag"
 )
@@ -333,5 +334,100 @@ func TestTunnelPortTapIOLess(t *testing.T) {
 	want := fmt.Sprintf("hostb/tx/%d hostb/rx/%d up/tx/%d up/rx/%d", len(req), len(req), len(req)+50, n)
 	if strings.Join(got, " ") != want {
 		t.Errorf("captured %v, want %s", got, want)
+	}
+}
+
+func TestGREIPGatewayIOLess(t *testing.T) {
+	c := tunnel.Config{Name: "rtr", Kind: tunnel.GREIP, Local: netip.MustParseAddr("198.18.100.1"), Remote: netip.MustParseAddr("198.18.100.2")}
+	sw := newIOLessSwitch(t, 1, 1, func(cfg *SwitchConfig) {
+		cfg.Underlays = []UnderlaySpec{{Name: "up", Interface: "ul0"}}
+		cfg.Tunnels = []TunnelSpec{{Endpoint: c, Gateway: []netip.Addr{netip.MustParseAddr("198.18.1.254"), netip.MustParseAddr("2001:db8:1::fe")}}}
+	})
+	sw.tuns[0].nh.Store(&NextHop{SrcMAC: [6]byte{2, 0, 0, 0, 1, 0xa}, DstMAC: [6]byte{2, 0, 0, 0, 1, 0xb}, Via: c.Remote, LinkMTU: 1500})
+	w := sw.workers[0]
+	var out []sent
+	w.sink = func(port int, frame []byte) { out = append(out, sent{port, append([]byte(nil), frame...)}) }
+	up := sw.portIdx["up"]
+	gwMAC := sw.tuns[0].greip.mac
+	now := Now()
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+	// ARP for the gateway: answered on p0.
+	arp := ser(t, &layers.Ethernet{SrcMAC: macVM, DstMAC: bcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: 1, Protocol: 0x0800, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
+			SourceHwAddress: macVM, SourceProtAddress: []byte{198, 18, 1, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{198, 18, 1, 254}})
+	w.feed([][]byte{arp}, 0, now)
+	if len(out) != 1 || out[0].port != 0 {
+		t.Fatalf("ARP: sent %v", out)
+	}
+	p := gopacket.NewPacket(out[0].frame, layers.LayerTypeEthernet, gopacket.Default)
+	if a, _ := p.Layer(layers.LayerTypeARP).(*layers.ARP); a == nil || a.Operation != 2 || !bytes.Equal(a.SourceHwAddress, gwMAC[:]) ||
+		!bytes.Equal(a.SourceProtAddress, []byte{198, 18, 1, 254}) || !bytes.Equal(a.DstHwAddress, macVM) {
+		t.Fatalf("ARP reply %v", p)
+	}
+	// A packet routed through the gateway: encapsulated as IP in GRE.
+	out = nil
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 1, 1}, DstIP: net.IP{198, 18, 2, 1}}
+	udp := &layers.UDP{SrcPort: 5000, DstPort: 5001}
+	_ = udp.SetNetworkLayerForChecksum(ip)
+	toGW := ser(t, &layers.Ethernet{SrcMAC: macVM, DstMAC: net.HardwareAddr(gwMAC[:]), EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload(make([]byte, 100)))
+	w.feed([][]byte{toGW}, 0, now)
+	if len(out) != 1 || out[0].port != up {
+		t.Fatalf("to the gateway: sent %v", out)
+	}
+	var d tunnel.Decapsulated
+	if why := tunnel.Decap(out[0].frame, 0, &d); why != tunnel.ReasonNone || d.Kind != tunnel.GREIP || !bytes.Equal(d.Payload, toGW[14:]) {
+		t.Fatalf("encapsulated: %s %+v", why.Name(), d)
+	}
+	// The reply from the remote: delivered to the VM from the gateway's MAC.
+	out = nil
+	remote := swapEndpoint(t, sw, tunnel.GREIP)
+	rip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 2, 1}, DstIP: net.IP{198, 18, 1, 1}}
+	rudp := &layers.UDP{SrcPort: 5001, DstPort: 5000}
+	_ = rudp.SetNetworkLayerForChecksum(rip)
+	reply := ser(t, &layers.Ethernet{SrcMAC: macRem, DstMAC: macVM, EthernetType: layers.EthernetTypeIPv4}, rip, rudp, gopacket.Payload(make([]byte, 100)))
+	enc := make([]byte, 2048)
+	n, err := remote.Encap(enc, packetMAC(2, 0, 0, 0, 1, 0xb), packetMAC(2, 0, 0, 0, 1, 0xa), reply, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.feed([][]byte{enc[:n]}, up, now)
+	if len(out) != 1 || out[0].port != 0 || !bytes.Equal(out[0].frame[0:6], macVM) || !bytes.Equal(out[0].frame[6:12], gwMAC[:]) || !bytes.Equal(out[0].frame[14:], reply[14:]) {
+		t.Fatalf("from the tunnel: sent %v", out)
+	}
+	// To an address nobody claimed: dropped, and the gateway asks.
+	out = nil
+	copy(reply[30:34], []byte{198, 18, 1, 77})
+	n, _ = remote.Encap(enc, packetMAC(2, 0, 0, 0, 1, 0xb), packetMAC(2, 0, 0, 0, 1, 0xa), reply, 1)
+	w.feed([][]byte{enc[:n]}, up, now)
+	if w.ctr.drops[DropTunnelNoInnerNeighbor].load() != 1 || len(out) != 1 {
+		t.Fatalf("unknown destination: %d drops, sent %v", w.ctr.drops[DropTunnelNoInnerNeighbor].load(), out)
+	}
+	if a, _ := gopacket.NewPacket(out[0].frame, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeARP).(*layers.ARP); a == nil || a.Operation != 1 || !bytes.Equal(a.DstProtAddress, []byte{198, 18, 1, 77}) {
+		t.Fatalf("no ARP request from the gateway: %v", out)
+	}
+	// IPv6: a neighbour solicitation for the gateway gets an advertisement.
+	out = nil
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: net.ParseIP("2001:db8:1::1"), DstIP: net.ParseIP("ff02::1:ff00:fe")}
+	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(135, 0)}
+	_ = ic.SetNetworkLayerForChecksum(ip6)
+	ns := &layers.ICMPv6NeighborSolicitation{TargetAddress: net.ParseIP("2001:db8:1::fe"),
+		Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: macVM}}}
+	nsf := ser(t, &layers.Ethernet{SrcMAC: macVM, DstMAC: net.HardwareAddr{0x33, 0x33, 0xff, 0, 0, 0xfe}, EthernetType: layers.EthernetTypeIPv6}, ip6, ic, ns)
+	w.feed([][]byte{nsf}, 0, now)
+	if len(out) != 1 || out[0].port != 0 {
+		t.Fatalf("NS: sent %v", out)
+	}
+	np := gopacket.NewPacket(out[0].frame, layers.LayerTypeEthernet, gopacket.Default)
+	na, _ := np.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+	icmp, _ := np.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+	if na == nil || !na.TargetAddress.Equal(net.ParseIP("2001:db8:1::fe")) || !na.Solicited() || !na.Router() || icmp == nil {
+		t.Fatalf("NA %v", np)
+	}
+	// Its checksum verifies.
+	chk := append([]byte(nil), out[0].frame...)
+	var m packet.Meta
+	if err := packet.Parse(chk, &m); err != nil || !packet.VerifyL4Checksum(chk, &m) {
+		t.Errorf("NA checksum: %v", err)
 	}
 }

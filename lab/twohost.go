@@ -29,6 +29,11 @@ type TwoHostOptions struct {
 	// "fragmentation needed" / "packet too big".
 	Router    bool
 	RouterMTU int
+	// Routed puts the VMs of swb in another subnet (198.18.2.0/24,
+	// 2001:db8:2::/64), every VM routing the other's through a gateway
+	// at .254 / ::fe of its own: for IP-GRE tunnels, whose endpoints are
+	// router ports.
+	Routed bool
 }
 
 // TwoHostVM names VM k of switch host side ('a' or 'b'): "a1", "b2".
@@ -46,6 +51,33 @@ func TwoHostVMAddr(side byte, k int, v6 bool) string {
 		return fmt.Sprintf("2001:db8:1::%x", n)
 	}
 	return fmt.Sprintf("198.18.1.%d", n)
+}
+
+// TwoHostRoutedVMAddr is VM k's address with TwoHostOptions.Routed:
+// side 'a' in 198.18.1.0/24 and 2001:db8:1::/64, side 'b' in
+// 198.18.2.0/24 and 2001:db8:2::/64.
+func TwoHostRoutedVMAddr(side byte, k int, v6 bool) string {
+	net := 1
+	if side == 'b' {
+		net = 2
+	}
+	if v6 {
+		return fmt.Sprintf("2001:db8:%d::%x", net, k)
+	}
+	return fmt.Sprintf("198.18.%d.%d", net, k)
+}
+
+// TwoHostGateway is the gateway of side's VMs with TwoHostOptions.Routed:
+// 198.18.1.254 / 2001:db8:1::fe (a), 198.18.2.254 / 2001:db8:2::fe (b).
+func TwoHostGateway(side byte, v6 bool) string {
+	net := 1
+	if side == 'b' {
+		net = 2
+	}
+	if v6 {
+		return fmt.Sprintf("2001:db8:%d::fe", net)
+	}
+	return fmt.Sprintf("198.18.%d.254", net)
 }
 
 // TwoHostVMMAC is VM k's MAC: 02:c7:00:00:0a:0K or 02:c7:00:00:0b:0K.
@@ -108,12 +140,22 @@ func TwoHostTopology(opt TwoHostOptions) Topology {
 		}
 		for k := 1; k <= opt.VMs; k++ {
 			vm := TwoHostVM(side, k)
-			t.Hosts = append(t.Hosts, Host{Name: vm})
+			h := Host{Name: vm}
+			addrs := []string{TwoHostVMAddr(side, k, false) + "/24", TwoHostVMAddr(side, k, true) + "/64"}
+			if opt.Routed {
+				addrs = []string{TwoHostRoutedVMAddr(side, k, false) + "/24", TwoHostRoutedVMAddr(side, k, true) + "/64"}
+				other := map[byte]string{'a': "2", 'b': "1"}[side]
+				h.Routes = []Route{
+					{Dst: "198.18." + other + ".0/24", Via: TwoHostGateway(side, false)},
+					{Dst: "2001:db8:" + other + "::/64", Via: TwoHostGateway(side, true)},
+				}
+			}
+			t.Hosts = append(t.Hosts, h)
 			t.Links = append(t.Links, Link{
 				Name: vm, Queues: opt.Queues,
 				A: Endpoint{
 					Host: vm, IfName: DemoIfName, MAC: TwoHostVMMAC(side, k),
-					Addrs:         []string{TwoHostVMAddr(side, k, false) + "/24", TwoHostVMAddr(side, k, true) + "/64"},
+					Addrs:         addrs,
 					TxChecksumOff: true,
 				},
 				B: Endpoint{Host: sw, IfName: vm, DisableIPv6: true},

@@ -32,15 +32,20 @@ type tunnelLab struct {
 }
 
 func newTunnelLab(t *testing.T, router bool, tunnelYAML func(side byte) string) *tunnelLab {
-	return newTunnelLabMTU(t, router, 0, tunnelYAML)
+	return newTunnelLabOpts(t, lab.TwoHostOptions{Router: router}, tunnelYAML)
 }
 
 func newTunnelLabMTU(t *testing.T, router bool, routerMTU int, tunnelYAML func(side byte) string) *tunnelLab {
+	return newTunnelLabOpts(t, lab.TwoHostOptions{Router: router, RouterMTU: routerMTU}, tunnelYAML)
+}
+
+func newTunnelLabOpts(t *testing.T, opt lab.TwoHostOptions, tunnelYAML func(side byte) string) *tunnelLab {
 	t.Helper()
 	labTestNeedsRoot(t)
+	router := opt.Router
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	l, err := lab.Up(ctx, lab.TwoHostTopology(lab.TwoHostOptions{Router: router, RouterMTU: routerMTU}))
+	l, err := lab.Up(ctx, lab.TwoHostTopology(opt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,4 +407,48 @@ func TestLabUpTwoHost(t *testing.T) {
 	if code, _, errOut := runArgs("lab", "up", "--two-host", "--tunnel", "vxlan"); code == 0 || !strings.Contains(errOut, `--tunnel "vxlan": want gretap or geneve`) {
 		t.Errorf("bad tunnel: %d %s", code, errOut)
 	}
+}
+
+// TestTunnelGREIP: IP-GRE endpoints are router ports. The VMs of the two
+// hosts live in two subnets and route each other's through a gateway
+// address the switches answer ARP and neighbour discovery for; packets
+// cross as bare IP in GRE.
+func TestTunnelGREIP(t *testing.T) {
+	tl := newTunnelLabOpts(t, lab.TwoHostOptions{Routed: true}, func(side byte) string {
+		other := byte('b')
+		if side == 'b' {
+			other = 'a'
+		}
+		return fmt.Sprintf("      - {name: host%c, type: gre, remote: %s, key: 5, gateway: [%s, \"%s\"]}", other,
+			lab.TwoHostUnderlayAddr(other, false, false), lab.TwoHostGateway(side, false), lab.TwoHostGateway(side, true))
+	})
+	a1, b1 := lab.TwoHostVM('a', 1), lab.TwoHostVM('b', 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for _, v6 := range []bool{false, true} {
+		dst := lab.TwoHostRoutedVMAddr('b', 1, v6)
+		var err error
+		for try := 0; try < 3; try++ { // the first packet towards b1 finds swb asking for it
+			if _, err = tl.Ping(a1, dst, 2*time.Second); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("ping a1 -> %s over IP-GRE: %v\nswa:\n%s\nswb:\n%s", dst, err, tl.da.cli("drops"), tl.db.cli("drops"))
+		}
+		tr, err := tl.TCPTransfer(ctx, a1, b1, netip.AddrPortFrom(netip.MustParseAddr(dst), 0), 4<<20)
+		if err != nil || !tr.Identical {
+			t.Fatalf("tcp over IP-GRE (v6 %v): %+v %v", v6, tr, err)
+		}
+		t.Logf("IP-GRE tcp v6=%v: %.0f Mbit/s", v6, tr.Mbps)
+	}
+	// IP-GRE with a key: 1500 - 20 - 8 = 1472.
+	if out := pingDF(tl.Lab, a1, lab.TwoHostRoutedVMAddr('b', 1, false), 1472, false); !strings.Contains(out, "mtu = 1472") && !strings.Contains(out, "mtu=1472") {
+		t.Errorf("1500-byte DF ping over IP-GRE: want mtu 1472:\n%s", out)
+	}
+	out := tl.da.cli("tunnel", "show")
+	if !regexp.MustCompile(`(?m)^hostb\s+lab\s+gre\s+key 5\s.*\s1500\s+1500\s+-\s+1472\s`).MatchString(out) {
+		t.Errorf("tunnel show:\n%s", out)
+	}
+	t.Logf("swa:\n%s", out)
 }

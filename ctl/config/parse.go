@@ -30,7 +30,7 @@ var (
 	portKeys     = []string{"name", "interface", "network", "mode", "queues"}
 	underlayKeys = []string{"name", "interface", "mode"}
 	networkKeys  = []string{"name", "id", "zone", "mac_limit", "static_macs", "policy", "icmp_source", "tunnels"}
-	tunnelKeys   = []string{"name", "type", "remote", "local", "underlay", "key", "seq", "checksum", "vni",
+	tunnelKeys   = []string{"name", "type", "remote", "local", "underlay", "key", "seq", "checksum", "vni", "gateway", "mac",
 		"options", "port", "src_ports", "ttl", "df"}
 	optionKeys    = []string{"class", "type", "data"}
 	tunnelSecKeys = []string{"pmtu_expiry", "icmp_rate"}

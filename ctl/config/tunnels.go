@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -168,6 +169,8 @@ var kindOnly = map[string]struct {
 	hint string
 }{
 	"key":       {tunnel.GRETap, " (geneve uses vni)"},
+	"gateway":   {tunnel.GREIP, " (gretap and geneve carry Ethernet: no gateway)"},
+	"mac":       {tunnel.GREIP, ""},
 	"seq":       {tunnel.GRETap, ""},
 	"vni":       {tunnel.Geneve, " (gretap uses key)"},
 	"options":   {tunnel.Geneve, ""},
@@ -196,13 +199,11 @@ func (p *parser) tunnel(it *yaml.Node, path, network string, st *tunnelState, sw
 		}
 	}
 	if te, ok := fs["type"]; !ok {
-		p.errorf(it, path, "type is required (gretap or geneve)")
+		p.errorf(it, path, "type is required (gretap, geneve or gre)")
 	} else if s, ok := p.str(te.v, joinPath(path, "type")); ok {
 		switch k, err := tunnel.ParseKind(s); {
 		case err != nil:
-			p.errorf(te.v, joinPath(path, "type"), "unknown tunnel type %s (want gretap or geneve)", quote(s))
-		case k == tunnel.GREIP:
-			p.errorf(te.v, joinPath(path, "type"), "type gre carries IP packets without an Ethernet header, which an L2 network cannot switch; use gretap or geneve")
+			p.errorf(te.v, joinPath(path, "type"), "unknown tunnel type %s (want gretap, geneve or gre)", quote(s))
 		default:
 			c.Kind = k
 		}
@@ -227,7 +228,9 @@ func (p *parser) tunnel(it *yaml.Node, path, network string, st *tunnelState, sw
 	if c.Kind != 0 {
 		for _, k := range tunnelKeys {
 			ko, specific := kindOnly[k]
-			if e, given := fs[k]; given && specific && ko.kind != c.Kind {
+			// key and seq are GRE settings, whatever the payload.
+			gre := ko.kind == tunnel.GRETap && c.Kind == tunnel.GREIP && (k == "key" || k == "seq")
+			if e, given := fs[k]; given && specific && ko.kind != c.Kind && !gre {
 				p.errorf(e.k, joinPath(path, k), "%s is a %s setting, not for type %s%s", k, ko.kind, c.Kind, ko.hint)
 				delete(fs, k)
 			}
@@ -258,6 +261,24 @@ func (p *parser) tunnel(it *yaml.Node, path, network string, st *tunnelState, sw
 	}
 	if e, ok := fs["options"]; ok {
 		c.Options = p.geneveOptions(e.v, joinPath(path, "options"))
+	}
+	if e, ok := fs["gateway"]; ok {
+		ts.Gateway = p.icmpSource(e.v, joinPath(path, "gateway"))
+	} else if c.Kind == tunnel.GREIP {
+		p.errorf(it, path, "gateway is required for type gre: the endpoint routes IP for the network's hosts, which reach it at that address")
+	}
+	if e, ok := fs["mac"]; ok {
+		if s, ok := p.str(e.v, joinPath(path, "mac")); ok {
+			hw, err := net.ParseMAC(s)
+			switch {
+			case err != nil || len(hw) != 6:
+				p.errorf(e.v, joinPath(path, "mac"), "bad MAC address %s (want six hex bytes, e.g. 02:00:00:00:00:01)", quote(s))
+			case hw[0]&1 != 0:
+				p.errorf(e.v, joinPath(path, "mac"), "%s is a multicast MAC address", s)
+			default:
+				ts.GatewayMAC = packet.MAC(hw)
+			}
+		}
 	}
 	portOK := c.Kind == tunnel.Geneve
 	pe, portGiven := fs["port"]

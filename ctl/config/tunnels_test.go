@@ -254,7 +254,7 @@ func uncomment(t *testing.T, doc []byte, keys ...string) string {
 func TestExampleTunnels(t *testing.T) {
 	c := mustParse(t, uncomment(t, Example, "underlay", "icmp_source", "tunnels"))
 	sw := c.Switch
-	if len(sw.Underlays) != 1 || len(sw.Tunnels) != 2 || len(sw.Networks[0].ICMPSource) != 2 {
+	if len(sw.Underlays) != 1 || len(sw.Tunnels) != 3 || len(sw.Networks[0].ICMPSource) != 2 {
 		t.Fatalf("%+v\n%+v", sw.Underlays, sw.Tunnels)
 	}
 	if k := sw.Tunnels[0].Endpoint; k.Kind != tunnel.GRETap || k.Key == nil {
