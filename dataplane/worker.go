@@ -314,6 +314,9 @@ func (w *worker) iterate() (bool, error) {
 	}
 	w.idleRound = nrx == 0 && handed == 0
 	if len(w.items) == 0 {
+		// Frames the switch made while receiving (an IP-GRE gateway's
+		// ARP request) go out now, not with the next busy round.
+		w.flushTx()
 		w.maybePoll(now)
 		return nrx > 0, nil
 	}
