@@ -165,11 +165,13 @@ func (w *worker) ndFrame(g *greipPort, toMAC packet.MAC, dst netip.Addr, typ, fl
 	return f
 }
 
-// greipIn gives an IP packet out of an IP-GRE tunnel an Ethernet header
-// (in an arena slot): to the host owning its destination, from the
-// gateway. An unknown destination is asked for and the packet dropped.
-func (w *worker) greipIn(tp *tunPort, pi int, ip []byte, proto uint16, tr *traceRec) ([]byte, bool) {
+// greipIn gives the IP packet at frame[off:] (out of an IP-GRE tunnel)
+// an Ethernet header, written in place over the end of the outer headers:
+// to the host owning its destination, from the gateway. An unknown
+// destination is asked for and the packet dropped.
+func (w *worker) greipIn(tp *tunPort, pi int, frame []byte, off int, proto uint16, tr *traceRec) ([]byte, bool) {
 	g := tp.greip
+	ip := frame[off:]
 	var dst netip.Addr
 	switch {
 	case proto == packet.EtherTypeIPv4 && len(ip) >= 20:
@@ -181,22 +183,16 @@ func (w *worker) greipIn(tp *tunPort, pi int, ip []byte, proto uint16, tr *trace
 		return nil, false
 	}
 	mac, ok := g.neigh.Load(dst)
-	if !ok {
+	if !ok || off < packet.EthernetHeaderLen {
 		w.askNeighbor(tp, pi, dst)
 		w.dropRx(DropTunnelNoInnerNeighbor, ip, pi, tr)
 		return nil, false
 	}
-	s := w.arenaSlot()
-	if s == nil || len(ip)+packet.EthernetHeaderLen > cap(s.buf) {
-		w.dropRx(DropOversize, ip, pi, tr)
-		return nil, false
-	}
 	to := mac.(packet.MAC)
-	f := append(s.buf[:0], to[:]...)
-	f = append(f, g.mac[:]...)
-	f = append(f, byte(proto>>8), byte(proto))
-	f = append(f, ip...)
-	s.buf = f
+	f := frame[off-packet.EthernetHeaderLen:]
+	copy(f[0:6], to[:])
+	copy(f[6:12], g.mac[:])
+	f[12], f[13] = byte(proto>>8), byte(proto)
 	if tr != nil {
 		tr.rec.step(w.id, "gateway", "to %s at %s", dst, net6(to))
 	}

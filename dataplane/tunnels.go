@@ -415,7 +415,7 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 	inner := d.Payload
 	if tp.tun.greip != nil {
 		var ok bool
-		if inner, ok = w.greipIn(tp.tun, pi, d.Payload, d.InnerProto, tr); !ok {
+		if inner, ok = w.greipIn(tp.tun, pi, frame[:d.PayloadOff+len(d.Payload)], d.PayloadOff, d.InnerProto, tr); !ok {
 			return
 		}
 	}

@@ -395,6 +395,17 @@ func TestGREIPGatewayIOLess(t *testing.T) {
 	if len(out) != 1 || out[0].port != 0 || !bytes.Equal(out[0].frame[0:6], macVM) || !bytes.Equal(out[0].frame[6:12], gwMAC[:]) || !bytes.Equal(out[0].frame[14:], reply[14:]) {
 		t.Fatalf("from the tunnel: sent %v", out)
 	}
+	// A full batch out of the tunnel: every packet delivered (the
+	// Ethernet header is written in place, no buffer per packet).
+	out = nil
+	batch := make([][]byte, 64)
+	for i := range batch {
+		batch[i] = append([]byte(nil), enc[:n]...)
+	}
+	w.feed(batch, up, now)
+	if len(out) != 64 {
+		t.Fatalf("a batch of 64 from the tunnel: %d delivered", len(out))
+	}
 	// To an address nobody claimed: dropped, and the gateway asks.
 	out = nil
 	copy(reply[30:34], []byte{198, 18, 1, 77})
