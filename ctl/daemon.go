@@ -80,6 +80,11 @@ func RunDaemon(ctx context.Context, path string, opts DaemonOptions) error {
 
 func (d *Daemon) run(ctx context.Context, opts DaemonOptions) (err error) {
 	cfg := d.start
+	// Signals first: a SIGTERM during start-up must not kill the process
+	// with the snapshot unwritten.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	swCfg := cfg.Switch
 	swCfg.Logger = d.log
 	d.sw, err = dataplane.New(ctx, swCfg)
@@ -91,20 +96,28 @@ func (d *Daemon) run(ctx context.Context, opts DaemonOptions) (err error) {
 			d.log.Warn("detach", "err", cerr)
 		}
 	}()
-	d.restore()
+	restored := d.restore()
 	if err := d.sw.Start(); err != nil {
+		return err
+	}
+	// A failed start keeps what was restored: stop, write it back.
+	failed := func(err error) error {
+		d.sw.Stop()
+		if restored > 0 {
+			if werr := d.writeSnapshot(context.Background()); werr != nil {
+				d.log.Error("conntrack snapshot not written", "err", werr)
+			}
+		}
 		return err
 	}
 	backend := &Backend{Switch: d.sw, Reload: d.reload, Log: d.log}
 	d.srv, err = Listen(cfg.Control.Socket, backend.Handlers(), d.log)
 	if err != nil {
-		d.sw.Stop()
-		return err
+		return failed(err)
 	}
 	defer d.srv.Close()
 	if err := d.serveMetrics(cfg.Metrics.Listen); err != nil {
-		d.sw.Stop()
-		return err
+		return failed(err)
 	}
 	d.log.Info("ctswitch running", "config", d.path, "socket", cfg.Control.Socket, "metrics", cfg.Metrics.Listen,
 		"snapshot", cfg.Snapshot.Path, "pid", os.Getpid())
@@ -112,9 +125,6 @@ func (d *Daemon) run(ctx context.Context, opts DaemonOptions) (err error) {
 		close(opts.Ready)
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 	var ckpt <-chan time.Time
 	var ticker *time.Ticker
 	setCkpt := func(iv time.Duration) {
@@ -225,26 +235,26 @@ func (d *Daemon) serveMetrics(addr string) error {
 // FILE.restored afterwards: after a crash the next start must not
 // restore entries older than the flows they describe (a stale window is
 // worse than none, which loose pickup handles).
-func (d *Daemon) restore() {
+func (d *Daemon) restore() int {
 	sc := d.start.Snapshot
 	if sc.Path == "" || !sc.Restore {
-		return
+		return 0
 	}
 	f, err := os.Open(sc.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		d.log.Info("no conntrack snapshot to restore", "path", sc.Path)
-		return
+		return 0
 	}
 	if err != nil {
 		d.log.Error("conntrack snapshot not restored", "path", sc.Path, "err", err)
-		return
+		return 0
 	}
 	defer f.Close()
 	st, _ := f.Stat()
 	es, err := conntrack.ReadEntries(f)
 	if err != nil {
 		d.log.Error("conntrack snapshot not restored: unreadable", "path", sc.Path, "err", err)
-		return
+		return 0
 	}
 	n, err := d.sw.Conntrack().Import(context.Background(), es, dataplane.Now())
 	if err != nil {
@@ -259,6 +269,7 @@ func (d *Daemon) restore() {
 	if err := os.Rename(sc.Path, sc.Path+".restored"); err != nil {
 		d.log.Warn("conntrack snapshot left in place", "path", sc.Path, "err", err)
 	}
+	return n
 }
 
 // writeSnapshot exports every connection to the snapshot file,
@@ -388,10 +399,12 @@ func (d *Daemon) apply(next *config.Config, live []config.Change) error {
 	d.level.Set(next.Log.Level)
 	d.drops.configure(next.Log.Level, next.Log.RateLimit)
 	if next.Snapshot.Interval != d.cur.Snapshot.Interval {
+		// The latest interval wins over one the loop has not taken yet.
 		select {
-		case d.ckptSet <- next.Snapshot.Interval:
+		case <-d.ckptSet:
 		default:
 		}
+		d.ckptSet <- next.Snapshot.Interval
 	}
 	return nil
 }

@@ -198,6 +198,11 @@ func (s *Server) serve(c *net.UnixConn) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	// A client that stops reading must not hold up the daemon's
+	// shutdown: when the request ends (or the server closes), writes and
+	// reads on the connection fail at once.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	// The client sends nothing after its request: a read returning means
 	// it hung up (or sent garbage), and the request is abandoned.
 	go func() {

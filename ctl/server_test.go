@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,4 +240,35 @@ func openTempDir(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// A client that stops reading must not hold up Close (the daemon's
+// shutdown).
+func TestCloseWithStalledClient(t *testing.T) {
+	big := strings.Repeat("x", 1<<16)
+	srv := testServer(t, map[string]Handler{
+		"flood": func(ctx context.Context, _ json.RawMessage, send func(any) error) error {
+			for {
+				if err := send(big); err != nil {
+					return err
+				}
+			}
+		},
+	})
+	conn, err := net.Dial("unix", srv.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(`{"verb":"flood"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the socket buffer fills; the handler blocks in a write
+	done := make(chan struct{})
+	go func() { srv.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked behind a client that does not read")
+	}
 }

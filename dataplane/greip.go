@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ctswitch/ctswitch/packet"
 )
@@ -25,8 +26,22 @@ type greipPort struct {
 	gw4, gw6 netip.Addr
 	mac      packet.MAC
 	neigh    sync.Map // netip.Addr -> packet.MAC
+	nNeigh   atomic.Int64
 	asked    sync.Map // netip.Addr -> int64: when the gateway last asked for it
+	nAsked   atomic.Int64
+	askBurst atomic.Int64 // asks in the current second (askSecond)
+	askSec   atomic.Int64
 }
+
+// Bounds: the tables are fed by hosts and by whatever comes out of the
+// tunnel (GRE has no authentication), so they are capped, old asks expire
+// (expireAsks, from housekeeping), and the gateway asks at most
+// maxAsksPerSecond times a second in all.
+const (
+	maxGatewayNeighbors = 65536
+	maxGatewayAsks      = 4096
+	maxAsksPerSecond    = 100
+)
 
 // gatewayMAC derives a locally administered unicast MAC from the
 // endpoint's name: stable across restarts.
@@ -41,15 +56,42 @@ func (g *greipPort) learn(ip netip.Addr, mac packet.MAC) {
 	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || mac.IsMulticast() {
 		return
 	}
-	if old, ok := g.neigh.Load(ip); ok && old.(packet.MAC) == mac {
+	old, ok := g.neigh.Load(ip)
+	if ok && old.(packet.MAC) == mac {
+		return
+	}
+	if !ok && g.nNeigh.Add(1) > maxGatewayNeighbors {
+		g.nNeigh.Add(-1)
 		return
 	}
 	g.neigh.Store(ip, mac)
 }
 
+// expireAsks forgets asks older than a few seconds (housekeeping).
+func (g *greipPort) expireAsks(now int64) {
+	g.asked.Range(func(k, v any) bool {
+		if now-v.(int64) > 5e9 {
+			g.asked.Delete(k)
+			g.nAsked.Add(-1)
+		}
+		return true
+	})
+}
+
+// mayAsk rate-limits the gateway's ARP requests and solicitations.
+func (g *greipPort) mayAsk(now int64) bool {
+	sec := now / 1e9
+	if g.askSec.Swap(sec) != sec {
+		g.askBurst.Store(0)
+	}
+	return g.askBurst.Add(1) <= maxAsksPerSecond && g.nAsked.Load() < maxGatewayAsks
+}
+
 // greipOut handles a frame sent to an IP-GRE endpoint: it answers ARP and
 // neighbour solicitations for the gateway and learns the sender; it
-// reports whether the frame is an IP packet to encapsulate.
+// reports whether the frame is an IP packet to encapsulate. Frames not
+// for the gateway (floods: other hosts' ARP, broadcasts, multicast,
+// unknown unicast) are not the endpoint's business and are left quietly.
 func (w *worker) greipOut(p *swPort, g *greipPort, frame []byte, inPort int, tr *traceRec) bool {
 	var m packet.Meta
 	if err := packet.Parse(frame, &m); err != nil {
@@ -58,6 +100,7 @@ func (w *worker) greipOut(p *swPort, g *greipPort, frame []byte, inPort int, tr 
 	}
 	eth := packet.Ethernet(frame)
 	src := eth.Src()
+	toGateway := eth.Dst() == g.mac
 	switch {
 	case m.EtherType == packet.EtherTypeARP:
 		a := frame[m.L3Off:]
@@ -76,6 +119,8 @@ func (w *worker) greipOut(p *swPort, g *greipPort, frame []byte, inPort int, tr 
 			}
 			return false
 		}
+	case !toGateway && !(m.IPVersion == 6 && m.L4Proto == 58):
+		return false // flooded, not routed to the gateway
 	case m.IPVersion == 4:
 		g.learn(netip.AddrFrom4([4]byte(frame[m.L3Off+12:m.L3Off+16])), src)
 		return true
@@ -101,8 +146,8 @@ func (w *worker) greipOut(p *swPort, g *greipPort, frame []byte, inPort int, tr 
 			}
 			return false
 		}
-		if icmp[0] >= 133 && icmp[0] <= 137 {
-			break // other neighbour discovery stays in the network
+		if icmp[0] >= 133 && icmp[0] <= 137 || !toGateway {
+			return false // other neighbour discovery, and floods, stay in the network
 		}
 		g.learn(from, src)
 		return true
@@ -110,13 +155,15 @@ func (w *worker) greipOut(p *swPort, g *greipPort, frame []byte, inPort int, tr 
 		g.learn(netip.AddrFrom16([16]byte(frame[m.L3Off+8:m.L3Off+24])), src)
 		return true
 	}
-	w.dropped(DropTunnelNotIP, frame, inPort, tr)
+	if toGateway {
+		w.dropped(DropTunnelNotIP, frame, inPort, tr)
+	}
 	return false
 }
 
 // arpReply answers an ARP request for the gateway.
 func (w *worker) arpReply(g *greipPort, l2 []byte, req []byte, inPort int) {
-	f := w.tun.icmp[:0]
+	f := w.tun.reply[:0]
 	f = append(f, l2[6:12]...) // to the requester
 	f = append(f, g.mac[:]...)
 	f = append(f, l2[12:]...) // its VLAN tags and EtherType
@@ -139,14 +186,13 @@ func (w *worker) neighborAdvert(g *greipPort, toMAC packet.MAC, to netip.Addr, i
 	if to.IsUnspecified() {
 		flags = 0xa0
 	}
-	w.emit(inPort, w.ndFrame(g, toMAC, dst, 136, flags, g.gw6, 2), -1, 0, nil)
+	w.emit(inPort, w.ndFrame(w.tun.reply[:0], g, toMAC, dst, 136, flags, g.gw6, 2), -1, 0, nil)
 }
 
 // ndFrame builds a neighbour solicitation (135) or advertisement (136)
 // from the gateway, with a link-layer address option (type 1 source, 2
 // target).
-func (w *worker) ndFrame(g *greipPort, toMAC packet.MAC, dst netip.Addr, typ, flags byte, target netip.Addr, opt byte) []byte {
-	f := w.tun.icmp[:0]
+func (w *worker) ndFrame(f []byte, g *greipPort, toMAC packet.MAC, dst netip.Addr, typ, flags byte, target netip.Addr, opt byte) []byte {
 	f = append(f, toMAC[:]...)
 	f = append(f, g.mac[:]...)
 	f = append(f, 0x86, 0xdd)
@@ -204,8 +250,15 @@ func (w *worker) greipIn(tp *tunPort, pi int, frame []byte, off int, proto uint1
 // per address).
 func (w *worker) askNeighbor(tp *tunPort, pi int, addr netip.Addr) {
 	g := tp.greip
-	if last, ok := g.asked.Load(addr); ok && w.now-last.(int64) < 1e9 {
+	if addr.IsMulticast() || addr.Is4() && addr.As4() == [4]byte{255, 255, 255, 255} {
+		return // no host owns it
+	}
+	last, known := g.asked.Load(addr)
+	if known && w.now-last.(int64) < 1e9 || !g.mayAsk(w.now) {
 		return
+	}
+	if !known {
+		g.nAsked.Add(1)
 	}
 	g.asked.Store(addr, w.now)
 	var f []byte
@@ -224,7 +277,7 @@ func (w *worker) askNeighbor(tp *tunPort, pi int, addr netip.Addr) {
 	case addr.Is6() && g.gw6.IsValid():
 		a := addr.As16()
 		sn := netip.AddrFrom16([16]byte{0xff, 0x02, 11: 1, 12: 0xff, 13: a[13], 14: a[14], 15: a[15]})
-		f = w.ndFrame(g, packet.MAC{0x33, 0x33, 0xff, a[13], a[14], a[15]}, sn, 135, 0, addr, 1)
+		f = w.ndFrame(w.tun.icmp[:0], g, packet.MAC{0x33, 0x33, 0xff, a[13], a[14], a[15]}, sn, 135, 0, addr, 1)
 	default:
 		return
 	}

@@ -397,7 +397,7 @@ func (w *worker) observeRx(frame []byte, pi int, stamp int64) *traceRec {
 // dropped counts a drop and shows it to drop taps and the packet's trace.
 func (w *worker) dropped(d Drop, frame []byte, pi int, tr *traceRec) {
 	w.ctr.drops[d].inc()
-	if w.obs != nil {
+	if w.obs != nil && pi >= 0 { // pi < 0: a frame the switch made, of no port
 		for _, t := range w.obs.taps {
 			if t.wants(pi, TapDrop) {
 				t.record(Now(), pi, w.id, TapDrop, d, frame)
@@ -412,7 +412,7 @@ func (w *worker) dropped(d Drop, frame []byte, pi int, tr *traceRec) {
 
 // sent shows a transmitted frame to tx taps and the packet's trace.
 func (w *worker) sent(pi int, frame []byte, tr *traceRec) {
-	if w.obs != nil {
+	if w.obs != nil && pi >= 0 {
 		for _, t := range w.obs.taps {
 			if t.wants(pi, TapTx) {
 				t.record(Now(), pi, w.id, TapTx, DropNone, frame)

@@ -209,3 +209,19 @@ func TestTraceFrame(t *testing.T) {
 		t.Errorf("runt: %+v", r)
 	}
 }
+
+// A drop of a frame the switch made itself (no input port) reaches a
+// drop tap of every port without a port index to report.
+func TestTapDropWithoutPort(t *testing.T) {
+	sw := newIOLessSwitch(t, 2, 1, nil)
+	w := sw.workers[0]
+	tap, _ := sw.AddTap(TapConfig{Points: TapDrop})
+	w.obs = sw.obs.Load()
+	w.dropped(DropTxRingFull, udp64(0, false), -1, nil)
+	w.dropped(DropTxRingFull, udp64(0, false), 1, nil)
+	tap.Close()
+	n := 0
+	if err := tap.Read(t.Context(), func(cf *CapturedFrame) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("read %d frames, %v; want the one of port p1", n, err)
+	}
+}

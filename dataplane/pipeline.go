@@ -93,6 +93,10 @@ func (w *worker) defragItem(it *item, now int64) {
 	if !s.fill(p, it.stamp, inPort, tr) {
 		it.skip = true
 		w.dropped(DropFragmentBuffers, orig, inPort, tr)
+		if tr != nil {
+			tr.finish()
+			it.trace = nil
+		}
 		return
 	}
 	owner := w.sw.ct.Classify(&s.pkt)
@@ -121,7 +125,11 @@ func (w *worker) handOffDatagram(p *conntrack.Packet, stamp int64, inPort, owner
 		w.sw.ct.Classify(&q)
 		s := h.reserve()
 		if s == nil || !s.fill(&q, stamp, inPort, tr) {
-			w.dropped(DropHandoffFull, f, inPort, nil)
+			w.dropped(DropHandoffFull, f, inPort, tr)
+			if tr != nil {
+				tr.finish() // the record did not travel
+				tr = nil
+			}
 			return nil
 		}
 		tr = nil // the record travels with the first piece
@@ -265,8 +273,8 @@ func (w *worker) emitFragments(pi int, frame []byte, inPort int, tr *traceRec) {
 		err = errors.New("DF set")
 	case m.IPVersion == 4:
 		err = ipfrag.FragmentIPv4(frame, mtu, w.fragScratch(), send)
-	case m.FragHdrOff != 0 || w.reassembledV6(frame):
-		err = ipfrag.FragmentIPv6(frame, mtu, m.FragID, w.fragScratch(), send)
+	case w.refragmentableV6(frame):
+		err = ipfrag.FragmentIPv6(frame, mtu, w.fragID(frame), w.fragScratch(), send)
 	default:
 		err = errors.New("IPv6 is not fragmented in transit")
 	}
@@ -281,15 +289,37 @@ func (w *worker) emitFragments(pi int, frame []byte, inPort int, tr *traceRec) {
 	}
 }
 
-// reassembledV6 reports whether an unfragmented IPv6 frame is a datagram
-// this worker reassembled this round (it may be refragmented).
-func (w *worker) reassembledV6(frame []byte) bool {
+// refragmentableV6 reports whether an IPv6 frame may be fragmented by the
+// switch: it is a fragment, or a datagram this worker reassembled this
+// round from fragments (IPv6 is never fragmented in transit otherwise).
+func (w *worker) refragmentableV6(frame []byte) bool {
+	var m packet.Meta
+	if len(frame) == 0 || packet.Parse(frame, &m) != nil || m.IPVersion != 6 {
+		return false
+	}
+	if m.FragHdrOff != 0 {
+		return true
+	}
 	for i := range w.big[:w.bigN] {
 		if len(w.big[i].buf) > 0 && &w.big[i].buf[0] == &frame[0] {
 			return true
 		}
 	}
 	return false
+}
+
+// fragID is the fragment id to refragment a reassembled datagram with:
+// the one its fragments carried.
+func (w *worker) fragID(frame []byte) uint32 {
+	for i := range w.big[:w.bigN] {
+		s := &w.big[i]
+		if len(s.buf) > 0 && &s.buf[0] == &frame[0] {
+			return s.pkt.Meta.FragID
+		}
+	}
+	var m packet.Meta
+	_ = packet.Parse(frame, &m)
+	return m.FragID
 }
 
 func (w *worker) fragScratch() []byte { return w.fragBuf }

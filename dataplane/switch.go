@@ -529,6 +529,13 @@ func (sw *Switch) housekeeping() {
 			if len(sw.tuns) > 0 && (tick%5 == 0 || sw.nextHopPending()) {
 				sw.refreshNextHops()
 			}
+			if tick%25 == 0 {
+				for _, tp := range sw.tuns {
+					if tp.greip != nil {
+						tp.greip.expireAsks(Now())
+					}
+				}
+			}
 		}
 	}
 }

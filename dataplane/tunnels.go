@@ -104,8 +104,11 @@ type tunWorker struct {
 	arena   []slot // reassembled frames of this round
 	arenaN  int
 	scratch []byte // fragmentation output
-	icmp    []byte // ICMP errors being built
-	outer   []byte // an outer packet about to be fragmented
+	icmp    []byte // ICMP errors, and gateway requests, being built
+	reply   []byte // gateway replies being built (an ask may pass through another gateway)
+
+	refragmenting bool   // emitTunnel is sending the pieces of a refragmented datagram
+	outer         []byte // an outer packet about to be fragmented
 
 	ctr    [numTunCounters]counter
 	reason [tunnel.NumReasons]counter  // decapsulation drops by reason
@@ -124,6 +127,7 @@ func newTunWorker(sw *Switch) *tunWorker {
 		arena:   newSlots(16, 16384), // a reassembled outer datagram may exceed the port's frames
 		scratch: make([]byte, 2*sw.frameCap),
 		icmp:    make([]byte, 2048),
+		reply:   make([]byte, 256),
 		outer:   make([]byte, 4096),
 		perEP:   make([]tunEPCounters, len(sw.tuns)),
 	}
@@ -405,13 +409,11 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 		w.dropRx(DropTunnelDecap, frame, inPort, tr)
 		return
 	}
-	tp := w.sw.ports[w.sw.tunByEP[ep]]
-	tw.perEP[tp.tun.idx].rx.inc()
-	tw.ctr[tcRxPackets].inc()
+	pi := w.sw.tunByEP[ep]
+	tp := w.sw.ports[pi]
 	if tr != nil {
 		traceDecap(&tr.rec, w.id, ep, d)
 	}
-	pi := w.sw.tunByEP[ep]
 	inner := d.Payload
 	if tp.tun.greip != nil {
 		var ok bool
@@ -419,6 +421,8 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 			return
 		}
 	}
+	tw.perEP[tp.tun.idx].rx.inc()
+	tw.ctr[tcRxPackets].inc()
 	if w.obs != nil {
 		w.tapOnly(pi, TapRx, inner)
 	}
@@ -454,6 +458,22 @@ func (w *worker) emitTunnel(p *swPort, frame []byte, inPort int, hash uint64, tr
 	ep := tp.ep
 	pmtu := ep.PathMTU(nh.linkMTU(), w.now)
 	act, mtu := ep.Decide(frame, pmtu)
+	if act == tunnel.SendPacketTooBig && !tw.refragmenting && w.refragmentableV6(frame) {
+		// A datagram the switch reassembled from the source's fragments:
+		// fragmented again to fit (a packet too big would only make the
+		// source send fragments that are reassembled again).
+		tw.refragmenting = true // each piece fits: no second round
+		err := ipfrag.FragmentIPv6(frame, max(mtu, 1280), w.fragID(frame), w.fragBuf, func(f []byte) error {
+			w.emitTunnel(p, f, inPort, hash, tr)
+			return nil
+		})
+		tw.refragmenting = false
+		if err != nil {
+			tw.perEP[tp.idx].drop.inc()
+			w.dropped(DropTunnelTooBig, frame, inPort, tr)
+		}
+		return
+	}
 	if tr != nil {
 		tr.rec.step(w.id, "tunnel", "%s to %s via %s (%s): path MTU %d, %s %d", ep.Kind(), ep.Config().Remote, nh.Via,
 			net6(nh.DstMAC), pmtu, act, mtu)
@@ -487,13 +507,24 @@ func (w *worker) emitTunnel(p *swPort, frame []byte, inPort int, hash uint64, tr
 				err = ipfrag.FragmentIPv6(outer, mtu, ep.NextFragmentID(), tw.scratch, func(f []byte) error { return w.txUnderlay(tp, f) })
 			}
 		}
+		if errors.Is(err, errTxFull) {
+			return // counted as tx_ring_full for the fragment that found no room
+		}
 		if err != nil {
 			tw.perEP[tp.idx].drop.inc()
 			w.dropped(DropTunnelTooBig, frame, inPort, tr)
 			return
 		}
 		tw.ctr[tcOuterFragmented].inc()
+		tw.ctr[tcTxPackets].inc()
 		tw.perEP[tp.idx].tx.inc()
+		if w.obs != nil {
+			w.tapOnly(w.sw.tunByEP[ep], TapTx, frame)
+		}
+		if tr != nil {
+			tr.rec.step(w.id, "output", "port %s in outer fragments", w.sw.ports[tp.underlay].name)
+			tr.rec.Sent = append(tr.rec.Sent, w.sw.ports[tp.underlay].name)
+		}
 	default:
 		tw.perEP[tp.idx].drop.inc()
 		w.dropped(DropTunnelTooBig, frame, inPort, tr)
@@ -527,11 +558,13 @@ func (w *worker) encapOut(tp *tunPort, nh *NextHop, frame []byte, hash uint64, f
 func (w *worker) txUnderlay(tp *tunPort, f []byte) error {
 	buf, ok := w.txBuf(tp.underlay, -1, f, nil)
 	if !ok {
-		return errors.New("tx ring full")
+		return errTxFull
 	}
 	w.txCommit(tp.underlay, copy(buf, f))
 	return nil
 }
+
+var errTxFull = errors.New("tx ring full")
 
 // tooBig drops a frame that does not fit its tunnel and answers its
 // source with ICMP fragmentation needed / ICMPv6 packet too big, through

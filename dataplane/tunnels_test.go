@@ -365,6 +365,15 @@ func TestGREIPGatewayIOLess(t *testing.T) {
 		!bytes.Equal(a.SourceProtAddress, []byte{198, 18, 1, 254}) || !bytes.Equal(a.DstHwAddress, macVM) {
 		t.Fatalf("ARP reply %v", p)
 	}
+	// A frame flooded to the endpoint (unknown unicast, not for the
+	// gateway) stays out of the tunnel.
+	out = nil
+	w.feed([][]byte{innerUDP(t, macVM, net.HardwareAddr{2, 0xc7, 0, 0, 0xa, 9}, 50, false)}, 0, now)
+	for _, o := range out {
+		if o.port == up {
+			t.Fatalf("a flood entered the IP-GRE tunnel")
+		}
+	}
 	// A packet routed through the gateway: encapsulated as IP in GRE.
 	out = nil
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 1, 1}, DstIP: net.IP{198, 18, 2, 1}}
