@@ -407,22 +407,25 @@ func (s *Shard) SetLabels(res *Result, value, mask [2]uint64) {
 
 // Stats are the table's counters summed over shards.
 type Stats struct {
-	Entries   int
-	Capacity  int
-	Packets   uint64
-	Verdicts  map[string]uint64
-	Reasons   map[string]uint64
-	Inserted  uint64
-	Deleted   uint64
-	Expired   uint64
-	EarlyDrop uint64
-	Fragments int // datagrams pending reassembly
-	PerShard  []ShardStats
+	Entries  int
+	Capacity int
+	Packets  uint64
+	Verdicts map[string]uint64
+	Reasons  map[string]uint64
+	// InvalidReasons are the reasons of invalid verdicts only: why
+	// packets were (or, in monitor mode, would have been) dropped.
+	InvalidReasons map[string]uint64
+	Inserted       uint64
+	Deleted        uint64
+	Expired        uint64
+	EarlyDrop      uint64
+	Fragments      int // datagrams pending reassembly
+	PerShard       []ShardStats
 }
 
 // Stats collects counters from every shard.
 func (t *Table) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Verdicts: map[string]uint64{}, Reasons: map[string]uint64{}}
+	st := Stats{Verdicts: map[string]uint64{}, Reasons: map[string]uint64{}, InvalidReasons: map[string]uint64{}}
 	err := t.execAll(ctx, func(s *Shard) {
 		ss := s.stats
 		ss.Entries, ss.Capacity = s.count, s.capacity
@@ -443,6 +446,9 @@ func (t *Table) Stats(ctx context.Context) (Stats, error) {
 		for r := Reason(1); r < numReasons; r++ {
 			if ss.Reasons[r] != 0 {
 				st.Reasons[r.Name()] += ss.Reasons[r]
+			}
+			if ss.Invalid[r] != 0 {
+				st.InvalidReasons[r.Name()] += ss.Invalid[r]
 			}
 		}
 	})

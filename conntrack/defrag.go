@@ -177,6 +177,9 @@ func (s *Shard) countResult(res Result) Result {
 	s.stats.Verdicts[res.Verdict]++
 	if res.Why.Reason != ReasonNone {
 		s.stats.Reasons[res.Why.Reason]++
+		if res.Verdict == VerdictInvalid {
+			s.stats.Invalid[res.Why.Reason]++
+		}
 	}
 	return res
 }
@@ -289,6 +292,7 @@ func (s *Shard) expireFrags(now int64) {
 	for _, dg := range s.defrag.pending {
 		if dg.deadline <= now {
 			s.stats.Reasons[ReasonFragTimeout] += uint64(dg.n)
+			s.stats.Invalid[ReasonFragTimeout] += uint64(dg.n)
 			s.dropDatagram(dg)
 		}
 	}

@@ -229,3 +229,29 @@ func TestCensus(t *testing.T) {
 		}
 	}
 }
+
+// Stats.InvalidReasons counts only invalid verdicts' reasons; an ignored
+// packet's reason is in Reasons alone.
+func TestInvalidReasons(t *testing.T) {
+	now := int64(1e15)
+	tbl, _ := New(DefaultConfig())
+	cseq, sseq := handshake(t, tbl, 0, vmA, vmB, 1000, 80, now)
+	// Far out of the window: invalid.
+	if r := tbl.Process(frameTCP4(vmA, vmB, 1000, 80, cseq+1<<30, sseq, 0x10, 65535, nil, 0), 0, now); r.Verdict != VerdictInvalid {
+		t.Fatalf("out of window: %v %v", r.Verdict, r.Why)
+	}
+	// A SYN on the established connection: ignored (and remembered).
+	if r := tbl.Process(frameTCP4(vmA, vmB, 1000, 80, 5, 0, 0x02, 65535, nil, 0), 0, now); r.Verdict != VerdictIgnored {
+		t.Fatalf("SYN on established: %v %v", r.Verdict, r.Why)
+	}
+	st, err := tbl.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InvalidReasons["tcp_seq_over_upper_bound"] != 1 || len(st.InvalidReasons) != 1 {
+		t.Errorf("invalid reasons %v", st.InvalidReasons)
+	}
+	if st.Reasons["tcp_ignored"] != 1 || st.InvalidReasons["tcp_ignored"] != 0 {
+		t.Errorf("reasons %v, invalid %v", st.Reasons, st.InvalidReasons)
+	}
+}

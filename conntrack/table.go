@@ -202,9 +202,12 @@ type Shard struct {
 
 // ShardStats are a shard's counters, written only by its owner.
 type ShardStats struct {
-	Packets   uint64
-	Verdicts  [numVerdicts]uint64
-	Reasons   [numReasons]uint64
+	Packets  uint64
+	Verdicts [numVerdicts]uint64
+	Reasons  [numReasons]uint64
+	// Invalid counts the reasons of invalid verdicts only (the packets
+	// conntrack would have dropped), where Reasons counts every verdict's.
+	Invalid   [numReasons]uint64
 	Inserted  uint64
 	Deleted   uint64
 	Expired   uint64

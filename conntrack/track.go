@@ -417,6 +417,9 @@ func (s *Shard) account(p *Packet, res *Result) {
 	s.stats.Verdicts[res.Verdict&7]++
 	if res.Why.Reason != ReasonNone {
 		s.stats.Reasons[res.Why.Reason%numReasons]++
+		if res.Verdict == VerdictInvalid {
+			s.stats.Invalid[res.Why.Reason%numReasons]++
+		}
 	}
 }
 

@@ -309,7 +309,8 @@ func (b *Backend) drops(ctx context.Context, args json.RawMessage, send func(any
 		if r == conntrack.ReasonNone {
 			continue
 		}
-		if n := cst.Reasons[r.Name()]; n > 0 || a.All {
+		// Only invalid verdicts' reasons: an ignored packet passes.
+		if n := cst.InvalidReasons[r.Name()]; n > 0 || a.All {
 			rows = append(rows, DropRow{Where: "conntrack", Reason: r.Name(), Count: n, Help: r.Text()})
 		}
 	}
