@@ -121,7 +121,8 @@ func newDropsCmd() *cobra.Command {
 	return simpleVerb("drops", "List every drop counter with its count and meaning",
 		`Drops lists each named drop reason that counted something: the switch's own
 (malformed, ct_invalid, policy_deny_rule, ...), each port queue's (ring
-full, kernel drops) and conntrack's invalid and ignored reasons.`, cobra.NoArgs, ctl.VerbDrops,
+full, kernel drops), the tunnels' reasons and conntrack's reasons for invalid
+verdicts (the packets behind ct_invalid).`, cobra.NoArgs, ctl.VerbDrops,
 		func(*cobra.Command, []string) (any, error) { return ctl.DropsArgs{All: all}, nil },
 		func(w io.Writer, v *[]ctl.DropRow) error { return ctl.PrintDrops(w, *v) },
 		func(cmd *cobra.Command) {
