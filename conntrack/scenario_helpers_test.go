@@ -64,8 +64,6 @@ func newFlow(t *testing.T, proto uint8, cli, srv string) *flow {
 func tcpFlow(t *testing.T, cli, srv string) *flow { return newFlow(t, 6, cli, srv) }
 func udpFlow(t *testing.T, cli, srv string) *flow { return newFlow(t, 17, cli, srv) }
 
-func (f *flow) v6() bool { return f.cli.Addr().Is6() }
-
 // key is the connection's original-direction key in zone.
 func (f *flow) key(zone uint16) conntrack.Key {
 	var k conntrack.Key

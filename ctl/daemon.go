@@ -50,8 +50,6 @@ type Daemon struct {
 // DaemonOptions are settings from the command line.
 type DaemonOptions struct {
 	Stderr io.Writer // logs (default os.Stderr)
-	// Ready, if set, is closed once the daemon serves its socket.
-	Ready chan<- struct{}
 }
 
 // RunDaemon runs until ctx ends or SIGTERM/SIGINT arrives; it returns
@@ -121,9 +119,6 @@ func (d *Daemon) run(ctx context.Context, opts DaemonOptions) (err error) {
 	}
 	d.log.Info("ctswitch running", "config", d.path, "socket", cfg.Control.Socket, "metrics", cfg.Metrics.Listen,
 		"snapshot", cfg.Snapshot.Path, "pid", os.Getpid())
-	if opts.Ready != nil {
-		close(opts.Ready)
-	}
 
 	var ckpt <-chan time.Time
 	var ticker *time.Ticker

@@ -30,10 +30,7 @@ type Backend struct {
 	// Reload re-reads the config file and applies what can change live
 	// (nil: the verb answers that reloading is not available).
 	Reload func(ctx context.Context) (*ReloadAnswer, error)
-	// OnKnobChange is told of every "ct set", so a later reload or
-	// snapshot knows (optional).
-	OnKnobChange func(zone *uint16, knob, value string)
-	Log          *slog.Logger
+	Log    *slog.Logger
 }
 
 // Verb names, as typed after "ctswitch".
@@ -751,9 +748,6 @@ func (b *Backend) ctSet(ctx context.Context, args json.RawMessage, send func(any
 		}
 	}
 	b.Log.Info("conntrack knob set", "zone", ans.Zone, "knob", a.Knob, "old", ans.Old, "new", ans.New)
-	if b.OnKnobChange != nil {
-		b.OnKnobChange(a.Zone, a.Knob, a.Value)
-	}
 	return send(ans)
 }
 

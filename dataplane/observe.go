@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -327,9 +326,6 @@ func (t *Trace) claim(pi int, frame []byte) bool {
 	return true
 }
 
-// ErrTraceDone is returned by Next once every traced packet was read.
-var ErrTraceDone = errors.New("trace complete")
-
 // Next returns the next finished record. The records of packets still
 // in flight when the trace is stopped are discarded.
 func (t *Trace) Next(ctx context.Context) (*TraceRecord, error) {
@@ -353,6 +349,15 @@ func (t *Trace) Stop() {
 // channel has room for every claimed packet).
 func (tr *traceRec) finish() {
 	r := &tr.rec
+	r.setOutcome()
+	select {
+	case tr.trace.out <- r:
+	default:
+	}
+}
+
+// setOutcome sums the record up from its Sent and Dropped.
+func (r *TraceRecord) setOutcome() {
 	switch {
 	case r.Dropped != "":
 		r.Outcome = "dropped: " + r.Dropped
@@ -362,10 +367,6 @@ func (tr *traceRec) finish() {
 		r.Outcome = fmt.Sprintf("flooded to %d ports", len(r.Sent))
 	default:
 		r.Outcome = "consumed"
-	}
-	select {
-	case tr.trace.out <- r:
-	default:
 	}
 }
 

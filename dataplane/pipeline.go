@@ -272,9 +272,9 @@ func (w *worker) emitFragments(pi int, frame []byte, inPort int, tr *traceRec) {
 	case m.IPVersion == 4 && packet.IPv4(frame[m.L3Off:]).DF():
 		err = errors.New("DF set")
 	case m.IPVersion == 4:
-		err = ipfrag.FragmentIPv4(frame, mtu, w.fragScratch(), send)
+		err = ipfrag.FragmentIPv4(frame, mtu, w.fragBuf, send)
 	case w.refragmentableV6(frame):
-		err = ipfrag.FragmentIPv6(frame, mtu, w.fragID(frame), w.fragScratch(), send)
+		err = ipfrag.FragmentIPv6(frame, mtu, w.fragID(frame), w.fragBuf, send)
 	default:
 		err = errors.New("IPv6 is not fragmented in transit")
 	}
@@ -321,8 +321,6 @@ func (w *worker) fragID(frame []byte) uint32 {
 	_ = packet.Parse(frame, &m)
 	return m.FragID
 }
-
-func (w *worker) fragScratch() []byte { return w.fragBuf }
 
 // txBuf lends the next tx frame of this worker's queue on port pi (a
 // scratch buffer without I/O); txCommit queues it with n bytes. A full

@@ -178,7 +178,6 @@ type Switch struct {
 	monoBase int64
 
 	tuns      []*tunPort
-	tunByEP   map[*tunnel.Endpoint]int // endpoint -> port index
 	tunTable  *tunnel.Table
 	icmpLimit *icmperr.Limiter
 }
@@ -276,7 +275,7 @@ func build(cfg SwitchConfig) (*Switch, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = len(cfg.CPUs)
 	}
-	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{}), tunByEP: map[*tunnel.Endpoint]int{}}
+	sw := &Switch{cfg: cfg, log: cfg.Logger, portIdx: map[string]int{}, stop: make(chan struct{})}
 	sw.monoBase, sw.wallBase = Now(), time.Now()
 
 	if len(cfg.Networks) == 0 {
@@ -369,8 +368,7 @@ func build(cfg SwitchConfig) (*Switch, error) {
 	sw.macs = macs
 	for _, tp := range sw.tuns {
 		if g := tp.greip; g != nil {
-			pi := sw.tunByEP[tp.ep]
-			if err := macs.AddStatic(sw.ports[pi].net.id, g.mac, uint16(pi)); err != nil {
+			if err := macs.AddStatic(sw.ports[tp.port].net.id, g.mac, uint16(tp.port)); err != nil {
 				return nil, fmt.Errorf("switch: tunnel %s: gateway MAC: %w", tp.ep.Name(), err)
 			}
 		}

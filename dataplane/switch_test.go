@@ -417,7 +417,6 @@ func TestIncident3AckRstOrder(t *testing.T) {
 	cpu0, cpu1 := newPinnedWriter(t, vm1, 0), newPinnedWriter(t, vm1, 1)
 
 	// The capture at vm2: per source port, the flags in arrival order.
-	type seen struct{ ack, rst int }
 	order := make(map[uint16][]uint8, reps)
 	var mu sync.Mutex
 	stop := make(chan struct{})

@@ -132,9 +132,8 @@ func (sw *Switch) TraceFrame(ctx context.Context, port string, frame []byte) (*T
 			r.step(self, "drop", "%s: %s", d.Name(), d.Help())
 			r.Dropped = d.Name()
 		}
-		tr := traceRec{rec: *r, trace: &Trace{out: make(chan *TraceRecord, 1)}}
-		tr.finish()
-		return &tr.rec, nil
+		r.setOutcome()
+		return r, nil
 	}
 	switch {
 	case len(frame) < packet.EthernetHeaderLen:

@@ -61,6 +61,7 @@ type TunnelSpec struct {
 // tunPort is the state of a tunnel endpoint port.
 type tunPort struct {
 	idx      int // in Switch.tuns
+	port     int // its switch port index
 	ep       *tunnel.Endpoint
 	underlay int                     // port index of the underlay
 	nh       atomic.Pointer[NextHop] // nil until resolved
@@ -68,7 +69,8 @@ type tunPort struct {
 	// localUnset: the config left Local to the kernel's route (New
 	// resolves it before the underlay's filter is built).
 	localUnset bool
-	greip      *greipPort // IP-GRE endpoints only
+	greip      *greipPort   // IP-GRE endpoints only
+	loggedPMTU atomic.Int64 // the last learned path MTU logged
 }
 
 // Tunnel counters beyond drops (per worker, summed by Stats).
@@ -218,12 +220,12 @@ func (sw *Switch) buildTunnels(cfg *SwitchConfig, netByName map[string]*network)
 		if err := sw.addPortName(c.Name, ""); err != nil {
 			return err
 		}
-		tp := &tunPort{idx: len(sw.tuns), ep: ep, underlay: ul, localUnset: localUnset, greip: gp}
-		sw.tuns = append(sw.tuns, tp)
 		pi := len(sw.ports)
+		tp := &tunPort{idx: len(sw.tuns), port: pi, ep: ep, underlay: ul, localUnset: localUnset, greip: gp}
+		sw.tuns = append(sw.tuns, tp)
 		n.ports = append(n.ports, pi)
 		sw.ports = append(sw.ports, &swPort{name: c.Name, net: n, kind: portTunnel, tun: tp, maxFrame: 1500 + 18})
-		sw.tunByEP[ep] = pi
+		ep.SetTag(pi) // what Receive returns leads to the port
 		eps = append(eps, ep)
 	}
 	if len(eps) > 0 {
@@ -272,10 +274,8 @@ func (sw *Switch) resolveLocals() error {
 			if err != nil {
 				return fmt.Errorf("switch: %w", err)
 			}
-			pi := sw.tunByEP[tp.ep]
-			delete(sw.tunByEP, tp.ep)
+			ep.SetTag(tp.port)
 			tp.ep, tp.localUnset = ep, false
-			sw.tunByEP[ep] = pi
 			changed = true
 			sw.log.Info("tunnel local address from the kernel's route", "tunnel", c.Name, "local", c.Local, "remote", c.Remote)
 		}
@@ -393,7 +393,10 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 		// The filter only lets ICMP errors about our own packets through.
 		if e, mtu, ok := w.sw.tunTable.LearnPMTU(frame, w.now); ok {
 			tw.ctr[tcPMTULearned].inc()
-			w.sw.log.Info("path MTU learned", "tunnel", e.Name(), "mtu", mtu)
+			// One line per change, not per report: routers repeat them.
+			if tp := w.sw.ports[e.Tag()].tun; tp.loggedPMTU.Swap(int64(mtu)) != int64(mtu) {
+				w.sw.log.Info("path MTU learned", "tunnel", e.Name(), "mtu", mtu)
+			}
 			if tr != nil {
 				tr.rec.step(w.id, "tunnel", "path MTU towards %s learned: %d", e.Name(), mtu)
 				tr.finish()
@@ -409,7 +412,7 @@ func (w *worker) ingressUnderlay(pkt *conntrack.Packet, frame []byte, inPort int
 		w.dropRx(DropTunnelDecap, frame, inPort, tr)
 		return
 	}
-	pi := w.sw.tunByEP[ep]
+	pi := ep.Tag()
 	tp := w.sw.ports[pi]
 	if tr != nil {
 		traceDecap(&tr.rec, w.id, ep, d)
@@ -519,7 +522,7 @@ func (w *worker) emitTunnel(p *swPort, frame []byte, inPort int, hash uint64, tr
 		tw.ctr[tcTxPackets].inc()
 		tw.perEP[tp.idx].tx.inc()
 		if w.obs != nil {
-			w.tapOnly(w.sw.tunByEP[ep], TapTx, frame)
+			w.tapOnly(tp.port, TapTx, frame)
 		}
 		if tr != nil {
 			tr.rec.step(w.id, "output", "port %s in outer fragments", w.sw.ports[tp.underlay].name)
@@ -547,7 +550,7 @@ func (w *worker) encapOut(tp *tunPort, nh *NextHop, frame []byte, hash uint64, f
 	w.tun.perEP[tp.idx].tx.inc()
 	w.tun.ctr[tcTxPackets].inc()
 	if w.obs != nil {
-		w.tapOnly(w.sw.tunByEP[tp.ep], TapTx, frame) // the inner frame, on the tunnel's port
+		w.tapOnly(tp.port, TapTx, frame) // the inner frame, on the tunnel's port
 	}
 	if tr != nil || w.obs != nil {
 		w.sent(tp.underlay, buf[:n], tr)
@@ -683,7 +686,7 @@ func (sw *Switch) tunnelStats(st *Stats) {
 	}
 	for _, tp := range sw.tuns {
 		c := tp.ep.Config()
-		ts := TunnelStats{Name: c.Name, Config: c, Underlay: sw.ports[tp.underlay].name, Network: sw.ports[sw.tunByEP[tp.ep]].net.name}
+		ts := TunnelStats{Name: c.Name, Config: c, Underlay: sw.ports[tp.underlay].name, Network: sw.ports[tp.port].net.name}
 		if nh := tp.nh.Load(); nh != nil {
 			cp := *nh
 			ts.NextHop = &cp

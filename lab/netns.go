@@ -44,16 +44,6 @@ func onThreadIn(target netns.NsHandle, fn func() error) error {
 	return <-errc
 }
 
-// onThreadInPath is onThreadIn for a namespace named by a path.
-func onThreadInPath(path string, fn func() error) error {
-	h, err := netns.GetFromPath(path)
-	if err != nil {
-		return fmt.Errorf("open netns %s: %w", path, err)
-	}
-	defer h.Close()
-	return onThreadIn(h, fn)
-}
-
 func callSafely(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -334,7 +334,6 @@ func mut(base func(t *testing.T) []byte, f func(b []byte) []byte) func(t *testin
 	}
 }
 
-func baseTCP4(t *testing.T) []byte { return tcp4Frame(t, tcpData(), []byte("data")) }
 func baseUDP4(t *testing.T) []byte { return unpadded(t, udp4Frame(t, 1, 2, []byte("data"))) }
 func baseTCP6(t *testing.T) []byte { return tcp6Frame(t, tcpData(), []byte("data")) }
 

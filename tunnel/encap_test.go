@@ -474,7 +474,7 @@ func TestEncapFragmentable(t *testing.T) {
 	if ip.ID() == id1 {
 		t.Error("IDs repeat with Fragmentable")
 	}
-	if e.NextFragmentID() == e.NextFragmentID() {
+	if a, b := e.NextFragmentID(), e.NextFragmentID(); a == b {
 		t.Error("NextFragmentID repeats")
 	}
 }

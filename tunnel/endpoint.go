@@ -18,6 +18,7 @@ const maxHeaderLen = packet.IPv6HeaderLen + packet.UDPHeaderLen + packet.GeneveH
 // endpoint at the same time; each sits on its own cache line so the TX and
 // RX sides do not slow each other down.
 type Endpoint struct {
+	tag        int    // the owner's (SetTag)
 	cfg        Config // normalized
 	v6         bool
 	csum       bool
@@ -161,6 +162,14 @@ func (e *Endpoint) Name() string { return e.cfg.Name }
 func (e *Endpoint) Kind() Kind { return e.cfg.Kind }
 
 func (e *Endpoint) String() string { return e.cfg.String() }
+
+// SetTag attaches a value of the owner's choosing (the dataplane: the
+// endpoint's port), so what Receive returns leads to the owner's state
+// without a lookup. Set it before the endpoint is in use.
+func (e *Endpoint) SetTag(v int) { e.tag = v }
+
+// Tag returns the value given to SetTag (0 if none).
+func (e *Endpoint) Tag() int { return e.tag }
 
 // HeaderLen is what Encap puts in front of the payload, outer Ethernet
 // excluded: outer IP + GRE (with its optional fields), or + UDP + Geneve +

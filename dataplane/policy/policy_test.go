@@ -95,7 +95,6 @@ func TestCheckNew(t *testing.T) {
 		k         *conntrack.Key
 		in, out   int
 		want      Decision
-		wantRule  string
 		wantReply bool // evaluate as a (never expected) NEW in the reply direction
 	}
 	for _, tc := range []struct {
