@@ -51,15 +51,30 @@ func newArena(owner *Shard) *arena {
 	return a
 }
 
-// newBuckets allocates the index: huge-page backed when it spans at least a
-// huge page.
-func (s *Shard) newBuckets(n int) []uint32 {
-	if n*4 >= hugeChunk {
-		if m := s.arena.alloc(n * 4); m != nil {
-			return unsafe.Slice((*uint32)(unsafe.Pointer(&m[0])), n)
+// newBuckets allocates the index, cache-line aligned: huge-page backed when
+// it spans at least a huge page.
+func (s *Shard) newBuckets(n int) []bucket {
+	const bsz = int(unsafe.Sizeof(bucket{}))
+	if n*bsz >= hugeChunk {
+		if m := s.arena.alloc(n * bsz); m != nil {
+			return unsafe.Slice((*bucket)(unsafe.Pointer(&m[0])), n)
 		}
 	}
-	return make([]uint32, n)
+	// The heap guarantees 8-byte alignment only: over-allocate and align
+	// by hand (the slice's interior pointer keeps the allocation alive).
+	raw := make([]byte, (n+1)*bsz)
+	off := (bsz - int(uintptr(unsafe.Pointer(&raw[0]))&uintptr(bsz-1))) & (bsz - 1)
+	return unsafe.Slice((*bucket)(unsafe.Pointer(&raw[off])), n)
+}
+
+// newFreeStack allocates the free stack: n indices, empty.
+func (s *Shard) newFreeStack(n int) []uint32 {
+	if n*4 >= hugeChunk {
+		if m := s.arena.alloc(n * 4); m != nil {
+			return unsafe.Slice((*uint32)(unsafe.Pointer(&m[0])), n)[:0]
+		}
+	}
+	return make([]uint32, 0, n)
 }
 
 // growPages adds entry pages: one huge chunk's worth for a large shard, one
@@ -87,6 +102,6 @@ func (s *Shard) MemoryBytes() int { return s.arena.bytes }
 func (t *Table) Close() {
 	for _, s := range t.shards {
 		s.arena.release()
-		s.pages, s.buckets = nil, nil
+		s.pages, s.buckets, s.free = nil, nil, nil
 	}
 }

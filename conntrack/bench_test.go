@@ -197,7 +197,7 @@ func BenchmarkTrackNew(b *testing.B) {
 				s.alloc()
 			}
 			for _, j := range rand.New(rand.NewPCG(5, 6)).Perm(ring) {
-				s.release(uint32(j + 1))
+				s.freeSlot(uint32(j + 1))
 			}
 			runtime.GC()
 			b.StartTimer()

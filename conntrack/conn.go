@@ -52,14 +52,13 @@ const (
 )
 
 // conn is one table entry: exactly 128 bytes, two cache lines. The first
-// holds what a lookup reads (key, deadline, chain link), the second what
-// the TCP tracker updates. Memory per connection is a target (<= 160 bytes
+// holds what a lookup reads (key, deadline, status), the second what the
+// TCP tracker updates. Memory per connection is a target (<= 160 bytes
 // with the index), so times are 32-bit ticks (see tick) and labels live in
 // a side map because few connections carry them.
 type conn struct {
 	key      Key    // canonical key
 	deadline uint32 // expiry, in ticks
-	next     uint32 // hash chain, or free list
 	wprev    uint32 // expiry wheel links
 	wnext    uint32
 	mark     uint32
@@ -68,6 +67,7 @@ type conn struct {
 	state    State
 	wslot    uint16 // wheel slot the entry is linked into
 	tcp      tcpConn
+	hash     uint32 // low word of the key's hash: where the index files it
 }
 
 func (c *conn) origKey() Key {

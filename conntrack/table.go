@@ -168,12 +168,11 @@ type Shard struct {
 	id       int
 	pages    []*[pageSize]conn
 	arena    *arena
-	next     uint32 // next never-used index
-	free     uint32 // free list head
+	next     uint32   // next never-used index
+	free     []uint32 // freed indices, a stack: the next ones to reuse are known ahead, so they can be prefetched
 	count    int
 	capacity int
-	buckets  []uint32
-	mask     uint64
+	buckets  []bucket
 	labels   map[uint32][2]uint64
 
 	wheel     [wheelSlots]uint32
@@ -217,21 +216,17 @@ type ShardStats struct {
 }
 
 func newShard(t *Table, id, capacity int, dc DefragConfig) *Shard {
-	nb := 1
-	for nb < capacity {
-		nb <<= 1
-	}
 	s := &Shard{
 		t:        t,
 		id:       id,
 		next:     1,
 		capacity: capacity,
-		mask:     uint64(nb - 1),
 		labels:   make(map[uint32][2]uint64),
 		reqs:     make(chan func(*Shard), 16),
 	}
 	s.arena = newArena(s)
-	s.buckets = s.newBuckets(nb)
+	s.buckets = s.newBuckets(bucketsFor(capacity))
+	s.free = s.newFreeStack(capacity + 2)
 	s.defrag = newDefragger(dc)
 	return s
 }
@@ -274,24 +269,26 @@ func (s *Shard) zone(id uint16) *zone {
 // lookup finds the live entry with canonical key ck. An expired entry found
 // on the way is removed: lookups never return the dead.
 func (s *Shard) lookup(ck *Key, h uint64) uint32 {
-	for i := s.buckets[h&s.mask]; i != 0; {
-		c := s.at(i)
-		if keyEqual(&c.key, ck) {
-			if s.expired(c) {
-				s.stats.Expired++
-				s.remove(i)
-				return 0
-			}
-			return i
-		}
-		i = c.next
+	i := s.find(ck, uint32(h))
+	if i != 0 && s.expired(s.at(i)) {
+		s.stats.Expired++
+		s.remove(i)
+		return 0
 	}
-	return 0
+	return i
 }
 
+// freeAhead is how far down the free stack alloc prefetches: the entry the
+// fourth next new connection will take.
+const freeAhead = 4
+
 func (s *Shard) alloc() uint32 {
-	if i := s.free; i != 0 {
-		s.free = s.at(i).next
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		if n > freeAhead {
+			s.prefetchConn(s.free[n-1-freeAhead])
+		}
 		return i
 	}
 	i := s.next
@@ -302,14 +299,20 @@ func (s *Shard) alloc() uint32 {
 	return i
 }
 
+// freeSlot returns entry i to the free stack. The stack holds capacity+2
+// indices, more than can ever be free at once, so this never allocates.
+func (s *Shard) freeSlot(i uint32) {
+	*s.at(i) = conn{}
+	s.free = append(s.free, i)
+}
+
 // insert links a prepared entry (key, deadline set) into the index and the
 // wheel. The caller has checked capacity.
 func (s *Shard) insert(i uint32, h uint64) {
 	c := s.at(i)
 	c.status |= stInUse
-	b := h & s.mask
-	c.next = s.buckets[b]
-	s.buckets[b] = i
+	c.hash = uint32(h)
+	s.indexAdd(i, c.hash)
 	s.wheelLink(i, c.deadline)
 	s.count++
 	s.stats.Inserted++
@@ -319,20 +322,13 @@ func (s *Shard) insert(i uint32, h uint64) {
 // remove unlinks entry i from the index and the wheel and frees it.
 func (s *Shard) remove(i uint32) {
 	c := s.at(i)
-	b := c.key.hash() & s.mask
-	for p := &s.buckets[b]; *p != 0; p = &s.at(*p).next {
-		if *p == i {
-			*p = c.next
-			break
-		}
-	}
+	s.indexDel(i, c.hash)
 	s.wheelUnlink(i)
 	if c.status&stHasLabels != 0 {
 		delete(s.labels, i)
 	}
 	s.t.zoneCount[c.key.Zone].Add(-1)
-	*c = conn{next: s.free}
-	s.free = i
+	s.freeSlot(i)
 	s.count--
 	s.stats.Deleted++
 }

@@ -359,12 +359,15 @@ func (s *Shard) Track(p *Packet, now int64) (res Result) {
 // writing out[i] for pkts[i], in order. With many connections the cost of a
 // packet is its cache misses (index bucket, then entry), so the batch runs
 // as a software pipeline: while packet j is tracked, the bucket of packet
-// j+bucketAhead and the entry of packet j+entryAhead are prefetched. The
-// prefetches are hints only, so inserts and deletes by the packets in
-// between cannot make them wrong. Owner only; len(out) >= len(pkts).
+// j+bucketAhead and the entry of packet j+entryAhead are prefetched (the
+// entry the bucket's tag names, so only the right one). The prefetches are
+// hints only, so inserts and deletes by the packets in between cannot make
+// them wrong. A worker that calls Prefetch as it classifies has the first
+// buckets in flight before the batch starts. Owner only; len(out) >=
+// len(pkts).
 func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 	s.clock(now)
-	const bucketAhead, entryAhead = 12, 6
+	const bucketAhead, entryAhead = 8, 4
 	n := len(pkts)
 	if s.count < prefetchMinConns {
 		n = 0 // the table fits in the caches: prefetching would only cost
@@ -381,10 +384,6 @@ func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 		}
 		if k := j + entryAhead; k < n {
 			s.prefetchEntry(pkts[k])
-			if s.free != 0 {
-				// A new connection takes the free list's head: warm it.
-				prefetch(uintptr(unsafe.Pointer(s.at(s.free))))
-			}
 		}
 		r := &out[j]
 		*r = Result{}
@@ -393,22 +392,35 @@ func (s *Shard) TrackBatch(pkts []*Packet, now int64, out []Result) {
 	}
 }
 
+// Prefetch starts loading the index bucket of a classified packet this
+// shard owns, so that a later TrackBatch finds it cached. A hint: it
+// changes nothing. Owner only.
+func (s *Shard) Prefetch(p *Packet) {
+	if s.count >= prefetchMinConns {
+		s.prefetchBucket(p)
+	}
+}
+
 // prefetchMinConns: below this many entries (128 B each, about 1 MiB: the
 // size of a core's L2) a shard's table stays cached and is not prefetched.
 const prefetchMinConns = 8 << 10
 
 func (s *Shard) prefetchBucket(p *Packet) {
-	prefetch(uintptr(unsafe.Pointer(&s.buckets[p.hash&s.mask])))
+	prefetch(uintptr(unsafe.Pointer(&s.buckets[s.home(uint32(p.hash))])))
 }
 
-// prefetchEntry reads p's bucket head (prefetched earlier, so normally a
-// cache hit) and prefetches both cache lines of the entry it names.
+// prefetchEntry finds p's candidate entry in its bucket (prefetched
+// earlier, so normally a cache hit) and prefetches both of its lines.
 func (s *Shard) prefetchEntry(p *Packet) {
-	if i := s.buckets[p.hash&s.mask]; i != 0 {
-		a := uintptr(unsafe.Pointer(s.at(i)))
-		prefetch(a)
-		prefetch(a + 64)
+	if i := s.candidate(uint32(p.hash)); i != 0 {
+		s.prefetchConn(i)
 	}
+}
+
+func (s *Shard) prefetchConn(i uint32) {
+	a := uintptr(unsafe.Pointer(s.at(i)))
+	prefetch(a)
+	prefetch(a + 64)
 }
 
 func (s *Shard) account(p *Packet, res *Result) {
@@ -579,7 +591,7 @@ func (s *Shard) trackNew(p *Packet, z *zone, res *Result) {
 	res.Verdict = VerdictNew
 	if p.kind == kindTCP {
 		if why := tcpNew(c, &seg, z); !why.IsZero() {
-			s.release(i)
+			s.freeSlot(i)
 			res.Verdict, res.Why = VerdictInvalid, why
 			return
 		}
@@ -589,7 +601,7 @@ func (s *Shard) trackNew(p *Packet, z *zone, res *Result) {
 			res.Verdict = VerdictIgnored
 			s.refresh(c, z.to.tcp[sSS])
 		default: // invalid, or a kill/reopen a first packet cannot earn
-			s.release(i)
+			s.freeSlot(i)
 			res.Verdict, res.State = VerdictInvalid, StateNone
 			return
 		}
@@ -600,12 +612,6 @@ func (s *Shard) trackNew(p *Packet, z *zone, res *Result) {
 	}
 	s.insert(i, p.hash)
 	res.ref = i
-}
-
-// release returns an allocated but never inserted entry.
-func (s *Shard) release(i uint32) {
-	*s.at(i) = conn{next: s.free}
-	s.free = i
 }
 
 // simplePacket refreshes a UDP, ICMP or generic entry (Linux udp_packet,
