@@ -367,6 +367,9 @@ func benchWorker(b *testing.B, n int, track bool) {
 				b.Fatal(err)
 			}
 			tbl.Classify(p)
+			if track {
+				s.Prefetch(p) // as the dataplane's worker does
+			}
 		}
 		if track {
 			s.TrackBatch(ptrs[:k], now, out[:])

@@ -20,10 +20,8 @@ const bucketSlots = 12
 type bucket struct {
 	idx  [bucketSlots]uint32 // entry index; 0 = empty slot
 	tags [bucketSlots]uint8  // tag of the entry's hash; 0 = empty slot
-	ovf  uint32              // entries that passed this bucket, saturating at ovfSticky
+	ovf  uint32              // entries that passed this bucket (at most the shard's capacity)
 }
-
-const ovfSticky = ^uint32(0) // saturated: never decremented again (lookups just probe on)
 
 func init() {
 	if unsafe.Sizeof(bucket{}) != 64 {
@@ -130,9 +128,7 @@ func (s *Shard) indexAdd(i uint32, h uint32) {
 			bk.idx[k], bk.tags[k] = i, t
 			return
 		}
-		if bk.ovf != ovfSticky {
-			bk.ovf++
-		}
+		bk.ovf++
 		b = s.nextBucket(b)
 	}
 }
@@ -149,9 +145,7 @@ func (s *Shard) indexDel(i uint32, h uint32) {
 			if bk.idx[k] == i && bk.tags[k] == t {
 				bk.idx[k], bk.tags[k] = 0, 0
 				for p := home; p != b; p = s.nextBucket(p) {
-					if o := &s.buckets[p].ovf; *o != ovfSticky {
-						*o--
-					}
+					s.buckets[p].ovf--
 				}
 				return
 			}

@@ -6,3 +6,11 @@ package conntrack
 //
 //go:noescape
 func prefetch(addr uintptr)
+
+// prefetch2 prefetches the two cache lines from addr (an entry) in one call.
+//
+//go:noescape
+func prefetch2(addr uintptr)
+
+//go:noescape
+func prefetchw2(addr uintptr)

@@ -502,6 +502,10 @@ func (w *worker) ingressFrame(pkt *conntrack.Packet, frame []byte, inPort int, s
 		}
 	}
 	if owner == w.id {
+		// Start the index lookup now: by the time the batch is tracked
+		// the bucket is cached (a hint; handed-off packets are
+		// prefetched by their owner's TrackBatch).
+		w.shard.Prefetch(pkt)
 		w.items = append(w.items, item{stamp: stamp, pkt: pkt, inPort: int32(inPort), staged: -1, trace: tr})
 		return
 	}
