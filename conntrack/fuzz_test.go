@@ -10,7 +10,7 @@ import (
 // Input: knob byte, then records of [u16 length][u8 time step][frame]
 // (see fuzzInput).
 // Invariants: no panic, a known verdict for every frame, an entry count that
-// matches the table's own accounting.
+// matches the table's own accounting, an index consistent with the entries.
 func FuzzTrack(f *testing.F) {
 	seed := func(knobs byte, frames ...[]byte) []byte { return fuzzInput(knobs, frames) }
 	c, s := [4]byte{198, 18, 0, 1}, [4]byte{198, 18, 0, 2}
@@ -69,6 +69,7 @@ func FuzzTrack(f *testing.F) {
 		sum := 0
 		for i := 0; i < tbl.Shards(); i++ {
 			sum += tbl.Shard(i).Len()
+			checkIndex(t, tbl.Shard(i))
 		}
 		if sum != tbl.Len() {
 			t.Fatalf("shard entries %d != zone accounting %d", sum, tbl.Len())
