@@ -165,8 +165,9 @@ func BenchmarkPipeline(b *testing.B) {
 }
 
 // BenchmarkTrackNew measures creating a connection from a SYN (lookup miss,
-// admission, insert, TCP init) in RX batches of 64 (the dataplane's default) through TrackBatch, in a
-// table filling up to 1M entries, checksum verification off.
+// admission, insert, TCP init) through TrackBatch in batches of 64 (the
+// dataplane's default RX batch), in a table filling up to 1M entries,
+// checksum verification off.
 func BenchmarkTrackNew(b *testing.B) {
 	const ring = 1 << 20
 	syns := make([]Packet, ring)
@@ -327,8 +328,8 @@ func ringOf(frames [][]byte) [][]byte {
 }
 
 // BenchmarkWorkerBatch is a worker's per-packet conntrack work as the
-// dataplane does it: 64 reused packet contexts (the dataplane's default RX batch), frames in a ring; parse,
-// classify, then TrackBatch. Checksum verification off (see
+// dataplane does it: 64 reused packet contexts (the dataplane's default RX
+// batch), frames in a ring; parse, classify and Prefetch, then TrackBatch. Checksum verification off (see
 // BenchmarkTrackEstablishedChecksum for its cost).
 func BenchmarkWorkerBatch(b *testing.B) {
 	for _, n := range []int{1, 100_000, 1_000_000} {
