@@ -329,8 +329,9 @@ func ringOf(frames [][]byte) [][]byte {
 
 // BenchmarkWorkerBatch is a worker's per-packet conntrack work as the
 // dataplane does it: 64 reused packet contexts (the dataplane's default RX
-// batch), frames in a ring; parse, classify and Prefetch, then TrackBatch. Checksum verification off (see
-// BenchmarkTrackEstablishedChecksum for its cost).
+// batch), frames in a ring; parse, classify and Prefetch, then TrackBatch.
+// Checksum verification off (see BenchmarkTrackEstablishedChecksum for its
+// cost).
 func BenchmarkWorkerBatch(b *testing.B) {
 	for _, n := range []int{1, 100_000, 1_000_000} {
 		b.Run(flowsName(n), func(b *testing.B) { benchWorker(b, n, true) })
