@@ -7,10 +7,15 @@ package conntrack
 //go:noescape
 func prefetch(addr uintptr)
 
-// prefetch2 prefetches the two cache lines from addr (an entry) in one call.
+// prefetchEntryLines prefetches the two cache lines of an entry (from
+// addr), for writing where the CPU has PREFETCHW (encoded by hand: Go's
+// assembler lacks the mnemonic): the tracker writes both lines, so asking
+// for them exclusive saves the upgrade a plain prefetch would need.
 //
 //go:noescape
-func prefetch2(addr uintptr)
+func prefetchEntryLines(addr uintptr)
 
-//go:noescape
-func prefetchw2(addr uintptr)
+var havePrefetchW = cpuidPrefetchW() // read by prefetchEntryLines
+
+// cpuidPrefetchW reports CPUID.80000001H:ECX.PRFCHW[bit 8].
+func cpuidPrefetchW() bool

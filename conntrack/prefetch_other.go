@@ -5,4 +5,4 @@ package conntrack
 // prefetch is a no-op where we have no prefetch instruction wired up.
 func prefetch(addr uintptr) {}
 
-func prefetch2(addr uintptr) {}
+func prefetchEntryLines(addr uintptr) {}

@@ -420,7 +420,7 @@ func (s *Shard) prefetchEntry(p *Packet) {
 }
 
 func (s *Shard) prefetchConn(i uint32) {
-	prefetchw2(uintptr(unsafe.Pointer(s.at(i))))
+	prefetchEntryLines(uintptr(unsafe.Pointer(s.at(i))))
 }
 
 func (s *Shard) account(p *Packet, res *Result) {
