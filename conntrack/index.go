@@ -59,17 +59,22 @@ func (s *Shard) nextBucket(b uint32) uint32 {
 	return b
 }
 
-// tagMatches returns a mask with bit 8k+7 set for each slot k holding tag
-// t, for slots 0-7 (lo) and 8-11 (hi). Exact per byte, no false positives
-// from borrows.
-func tagMatches(b *bucket, t uint8) (lo, hi uint64) {
-	const ones, high7 = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
-	pat := uint64(t) * ones
-	x := binary.LittleEndian.Uint64(b.tags[0:8]) ^ pat
-	y := uint64(binary.LittleEndian.Uint32(b.tags[8:12])) ^ pat&0xffffffff | 0xffffffff00000000
-	lo = ^((x&high7 + high7) | x | high7)
-	hi = ^((y&high7 + high7) | y | high7)
-	return lo, hi
+// tagMatchesLo and tagMatchesHi return a mask with bit 8k+7 set for each
+// slot k holding tag t, for slots 0-7 and 8-11 (as k-8). Exact per byte, no
+// false positives from borrows. Slots fill from 0, so a lookup usually
+// needs only the first.
+func tagMatchesLo(b *bucket, t uint8) uint64 {
+	return zeroBytes(binary.LittleEndian.Uint64(b.tags[0:8]) ^ uint64(t)*0x0101010101010101)
+}
+
+func tagMatchesHi(b *bucket, t uint8) uint64 {
+	return zeroBytes(uint64(binary.LittleEndian.Uint32(b.tags[8:12])^uint32(t)*0x01010101) | 0xffffffff00000000)
+}
+
+// zeroBytes sets the top bit of each byte of x that is zero, exactly.
+func zeroBytes(x uint64) uint64 {
+	const high7 = 0x7f7f7f7f7f7f7f7f
+	return ^((x&high7 + high7) | x | high7)
 }
 
 // find returns the index of the entry with canonical key ck, or 0.
@@ -78,14 +83,13 @@ func (s *Shard) find(ck *Key, h uint32) uint32 {
 	b := s.home(h)
 	for {
 		bk := &s.buckets[b]
-		lo, hi := tagMatches(bk, t)
-		for ; lo != 0; lo &= lo - 1 {
-			if i := bk.idx[bits.TrailingZeros64(lo)>>3]; keyEqual(&s.at(i).key, ck) {
+		for m := tagMatchesLo(bk, t); m != 0; m &= m - 1 {
+			if i := bk.idx[bits.TrailingZeros64(m)>>3]; keyEqual(&s.at(i).key, ck) {
 				return i
 			}
 		}
-		for ; hi != 0; hi &= hi - 1 {
-			if i := bk.idx[8+bits.TrailingZeros64(hi)>>3]; keyEqual(&s.at(i).key, ck) {
+		for m := tagMatchesHi(bk, t); m != 0; m &= m - 1 {
+			if i := bk.idx[8+bits.TrailingZeros64(m)>>3]; keyEqual(&s.at(i).key, ck) {
 				return i
 			}
 		}
@@ -100,12 +104,12 @@ func (s *Shard) find(ck *Key, h uint32) uint32 {
 // the one to prefetch. The bucket line should be cached by then.
 func (s *Shard) candidate(h uint32) uint32 {
 	bk := &s.buckets[s.home(h)]
-	lo, hi := tagMatches(bk, hashTag(h))
-	switch {
-	case lo != 0:
-		return bk.idx[bits.TrailingZeros64(lo)>>3]
-	case hi != 0:
-		return bk.idx[8+bits.TrailingZeros64(hi)>>3]
+	t := hashTag(h)
+	if m := tagMatchesLo(bk, t); m != 0 {
+		return bk.idx[bits.TrailingZeros64(m)>>3]
+	}
+	if m := tagMatchesHi(bk, t); m != 0 {
+		return bk.idx[8+bits.TrailingZeros64(m)>>3]
 	}
 	return 0
 }
@@ -117,14 +121,13 @@ func (s *Shard) indexAdd(i uint32, h uint32) {
 	b := s.home(h)
 	for {
 		bk := &s.buckets[b]
-		lo, hi := tagMatches(bk, 0)
-		if lo != 0 {
-			k := bits.TrailingZeros64(lo) >> 3
+		if m := tagMatchesLo(bk, 0); m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
 			bk.idx[k], bk.tags[k] = i, t
 			return
 		}
-		if hi != 0 {
-			k := 8 + bits.TrailingZeros64(hi)>>3
+		if m := tagMatchesHi(bk, 0); m != 0 {
+			k := 8 + bits.TrailingZeros64(m)>>3
 			bk.idx[k], bk.tags[k] = i, t
 			return
 		}

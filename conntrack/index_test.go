@@ -101,7 +101,7 @@ func TestTagMatches(t *testing.T) {
 			b.tags[k] = uint8(r.IntN(4)) * uint8(r.IntN(80)) // zeros and repeats
 		}
 		for tag := 0; tag < 256; tag++ {
-			lo, hi := tagMatches(&b, uint8(tag))
+			lo, hi := tagMatchesLo(&b, uint8(tag)), tagMatchesHi(&b, uint8(tag))
 			for k := range b.tags {
 				var got bool
 				if k < 8 {
