@@ -15,7 +15,8 @@ func prefetch(addr uintptr)
 //go:noescape
 func prefetchEntryLines(addr uintptr)
 
-var havePrefetchW = cpuidPrefetchW() // read by prefetchEntryLines
+//lint:ignore U1000 read by prefetchEntryLines, in assembly
+var havePrefetchW = cpuidPrefetchW()
 
 // cpuidPrefetchW reports CPUID.80000001H:ECX.PRFCHW[bit 8].
 func cpuidPrefetchW() bool
