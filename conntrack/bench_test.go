@@ -56,6 +56,13 @@ func BenchmarkTrackEstablishedBatch32(b *testing.B) {
 	}
 }
 
+// BenchmarkTrackEstablishedSparse is TrackEstablished with 10k flows in a
+// table sized for 1M connections (the default max_conns): a lightly used
+// table, where the index is large and every bucket nearly empty.
+func BenchmarkTrackEstablishedSparse(b *testing.B) {
+	b.Run("flows=10k", func(b *testing.B) { benchTrackCap(b, 10_000, DefaultMaxConns, 64, false) })
+}
+
 // BenchmarkTrackEstablishedChecksum is the same with L4 checksum
 // verification on (64-byte frames).
 func BenchmarkTrackEstablishedChecksum(b *testing.B) {
@@ -86,7 +93,13 @@ func itoa(n int) string {
 }
 
 func benchTrack(b *testing.B, n, batch int, checksum bool) {
-	tbl, err := New(benchConfig(n, checksum))
+	benchTrackCap(b, n, max(n*2, 1024), batch, checksum)
+}
+
+func benchTrackCap(b *testing.B, n, capacity, batch int, checksum bool) {
+	cfg := benchConfig(n, checksum)
+	cfg.MaxConns = capacity
+	tbl, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
