@@ -60,7 +60,11 @@ func BenchmarkTrackEstablishedBatch32(b *testing.B) {
 // table sized for 1M connections (the default max_conns): a lightly used
 // table, where the index is large and every bucket nearly empty.
 func BenchmarkTrackEstablishedSparse(b *testing.B) {
-	b.Run("flows=10k", func(b *testing.B) { benchTrackCap(b, 10_000, DefaultMaxConns, 64, false) })
+	b.Run("flows=10k", func(b *testing.B) {
+		cfg := benchConfig(10_000, false)
+		cfg.MaxConns = DefaultMaxConns
+		benchTrackConfig(b, cfg, 10_000, 64)
+	})
 }
 
 // BenchmarkTrackEstablishedChecksum is the same with L4 checksum
@@ -93,12 +97,10 @@ func itoa(n int) string {
 }
 
 func benchTrack(b *testing.B, n, batch int, checksum bool) {
-	benchTrackCap(b, n, max(n*2, 1024), batch, checksum)
+	benchTrackConfig(b, benchConfig(n, checksum), n, batch)
 }
 
-func benchTrackCap(b *testing.B, n, capacity, batch int, checksum bool) {
-	cfg := benchConfig(n, checksum)
-	cfg.MaxConns = capacity
+func benchTrackConfig(b *testing.B, cfg Config, n, batch int) {
 	tbl, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

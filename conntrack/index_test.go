@@ -46,12 +46,11 @@ func TestIndexOverflow(t *testing.T) {
 		}
 		check := func(live map[uint32]bool) {
 			t.Helper()
-			for _, i := range ids {
-				c := s.at(i)
-				k := Key{Family: 4, Proto: protoUDP, SrcPort: uint16(indexOf(ids, i) + 1), DstPort: 53}
-				got := s.find(&k, base|uint32(indexOf(ids, i)%3+1))
+			for k, i := range ids {
+				key := Key{Family: 4, Proto: protoUDP, SrcPort: uint16(k + 1), DstPort: 53}
+				got := s.find(&key, base|uint32(k%3+1))
 				if live[i] && got != i {
-					t.Fatalf("entry %d (key %v): found %d", i, c.key, got)
+					t.Fatalf("entry %d (key %v): found %d", i, key, got)
 				}
 				if !live[i] && got != 0 {
 					t.Fatalf("removed entry %d still found as %d", i, got)
@@ -80,15 +79,6 @@ func TestIndexOverflow(t *testing.T) {
 			}
 		}
 	}
-}
-
-func indexOf(s []uint32, v uint32) int {
-	for k, x := range s {
-		if x == v {
-			return k
-		}
-	}
-	return -1
 }
 
 // TestTagMatches checks the byte-parallel tag comparison against a plain
